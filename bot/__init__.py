@@ -1,0 +1,1 @@
+"""passbot: bot package."""

@@ -1,0 +1,1 @@
+"""passbot: core package."""

@@ -1,0 +1,1 @@
+"""passbot: handlers package."""

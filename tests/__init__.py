@@ -1,0 +1,1 @@
+"""passbot: tests package."""
