@@ -1,0 +1,1 @@
+"""passbot: tests of the sandbox over loopback, with the real clients."""
