@@ -128,6 +128,15 @@ class Index:
                     out[pid] = s
         return out
 
+    @cached_property
+    def logs_by_session(self) -> dict[str, list[WebhookLog]]:
+        """The platform webhook's logs by `details.sessionId`."""
+        grouped: dict[str, list[WebhookLog]] = defaultdict(list)
+        for log in self.facts.webhook_logs:
+            if log.session_id:
+                grouped[log.session_id].append(log)
+        return grouped
+
     def refset(self, clerk_id: str) -> frozenset[str]:
         """The reference set of a Clerk id (cached)."""
         if clerk_id not in self._refsets:
@@ -160,8 +169,17 @@ class Index:
         return None
 
     def is_linked_elsewhere(self, sub: Subscription, session: CheckoutSession) -> bool:
-        """Linked to a purchase other than `session` (then it is that purchase's pass)."""
+        """Linked to another *paid* purchase than `session` (then it is that purchase's pass).
+
+        A link to a session that was read and is not paid (an abandoned checkout) does not
+        count (cli-contract: "not already linked to another paid session"); a link to one that
+        was not read does, since nothing shows it unpaid.
+        """
+        others: list[CheckoutSession | None] = []
         if looks_like_session_id(sub.stripe_session_id) and sub.stripe_session_id != session.id:
-            return True
+            others.append(self.sessions.get(sub.stripe_session_id or ""))
         own = {session.payment_intent, session.charge_id}
-        return any(pid not in own for pid in sub.real_payment_ids)
+        others.extend(
+            self.sessions_by_payment.get(pid) for pid in sub.real_payment_ids if pid not in own
+        )
+        return any(other is None or other.is_paid for other in others)

@@ -8,6 +8,7 @@ them into findings instead of silently dropping data.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,7 +54,10 @@ def parse_instant(value: object) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        return None
 
 
 def iso(value: datetime) -> str:
@@ -70,16 +74,23 @@ def _str(value: object) -> str | None:
 
 
 def _num(value: object) -> float | None:
+    """A finite number, from a number or a numeric string; NaN and infinities are no number."""
     if isinstance(value, bool):
         return None
+    number: float
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
         try:
-            return float(value.strip())
+            number = float(value)
+        except OverflowError:  # an int beyond any float
+            return None
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _int(value: object) -> int | None:

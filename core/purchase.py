@@ -30,12 +30,13 @@ from core.rule import (
     USABLE_TYPES,
     Provenance,
     RuleError,
+    chosen_start,
     end_date,
     expected_subscription,
     remaining_share,
     type_and_clips,
 )
-from core.visibility import visibility
+from core.visibility import Visibility, visibility
 
 #: Manual documents match a purchase when they start this close to it (cli-contract.md).
 MANUAL_MATCH_DAYS = 3
@@ -282,7 +283,7 @@ def _missing(ctx: _Context) -> Purchase:
         summary = f"paid {_amount(s)} to upgrade to {name} on {when} UTC, but has no new pass"
     if fix.note:
         summary += f" — {fix.note}"
-    finding = ctx.finding(kind, Severity.CRITICAL, summary, fix=fix)
+    finding = ctx.finding(kind, Severity.CRITICAL, summary, fix=fix, details=(_webhook(ctx),))
     return Purchase(
         session=s,
         tenant=ctx.tenant_id,
@@ -301,7 +302,7 @@ def _unresolvable(ctx: _Context) -> Purchase:
         Severity.CRITICAL,
         f"paid {_amount(s)} and has no pass, and none can be written safely: {reasons}",
         why_no_fix=f"a person must decide: {reasons}",
-        details=tuple(ctx.blockers),
+        details=(*ctx.blockers, _webhook(ctx)),
     )
     return Purchase(
         session=s,
@@ -313,12 +314,29 @@ def _unresolvable(ctx: _Context) -> Purchase:
     )
 
 
+def _webhook(ctx: _Context) -> str:
+    """What the platform's webhook logged for this session: evidence, never the verdict
+    (cli-contract: paid sessions with no `webhookLog` entry; FM-06, FM-12)."""
+    logs = ctx.idx.logs_by_session.get(ctx.session.id, [])
+    if not logs:
+        return "no webhookLog entry for this session: the platform's webhook never saw it"
+    outcomes = [log for log in logs if log.status in ("success", "error")]
+    if not outcomes:
+        return "the webhook logged processing but never finished (a timeout or a crash)"
+    last = max(outcomes, key=lambda log: (log.timestamp is not None, log.timestamp, log.id))
+    if last.status == "error":
+        return f"the webhook failed and answered 200: {last.error or 'no error recorded'}"
+    return "the webhook logged success, yet no pass exists"
+
+
 def _create_fix(ctx: _Context, old: Subscription | None) -> Fix:
     """Create the pass as the webhook would have (and retire the old one, for an upgrade)."""
     assert ctx.pass_ is not None
     assert ctx.tenant_id is not None
     assert ctx.user_ref is not None
-    user_ref = old.user_ref if old is not None and old.user_ref else ctx.user_ref
+    # §2.5: the new pass goes to the old pass's user — when that is a user document; a legacy
+    # raw Clerk id is not carried on (FM-20: creations reference the Sanity `_id`).
+    user_ref = old.user_ref if old is not None and old.user_ref in ctx.idx.users else ctx.user_ref
 
     def ops(start: datetime | None) -> tuple[Operation, ...]:
         assert ctx.pass_ is not None
@@ -482,7 +500,7 @@ def _content(ctx: _Context, sub: Subscription, link: JSON) -> list[Finding]:
     hidden = _hidden(ctx, sub, expected)
     if hidden is not None:
         findings.append(hidden)
-    if expected is not None and sub.type is not None and sub.end_date is not None:
+    if expected is not None and sub.type is not None and sub.raw.get("endDate") is not None:
         findings.extend(_dates(ctx, sub, expected))
         findings.extend(_typing(ctx, sub, expected))
     elif expected is None and hidden is None:
@@ -502,6 +520,7 @@ def _expected(ctx: _Context, sub: Subscription) -> JSON | None:
             user_ref=sub.user_ref or ctx.user_ref or "",
             tenant_id=ctx.tenant_id,
             provenance=ctx.provenance,
+            start=chosen_start(sub),
             upgraded_from=ctx.idx.subscriptions.get(ctx.session.upgrade_from or "")
             if ctx.session.is_upgrade
             else None,
@@ -556,20 +575,28 @@ def _with_link(finding: Finding, link: JSON) -> Finding:
 
 
 def _hidden(ctx: _Context, sub: Subscription, expected: JSON | None) -> Finding | None:
-    """The customer cannot see or use this pass: say why, and patch only what is certain."""
+    """The customer cannot see or use this pass: say why, and patch only what is certain.
+
+    Every certain value is written in one patch, in the app's order of checks, so that one
+    approval makes the pass visible (an undefined user *and* tenant, say — FM-39). When any
+    needed value is not certain, nothing is offered and the finding says why.
+    """
     tenant_passes = ctx.idx.pass_ids_by_tenant.get(ctx.tenant_id or "", frozenset())
     references = ctx.references | ({ctx.user_ref} if ctx.user_ref else set())
-    seen = visibility(
-        sub,
-        now=ctx.now,
-        references=references,
-        tenant_id=ctx.tenant_id,
-        tenant_pass_ids=tenant_passes,
-    )
+
+    def seen_of(current: Subscription) -> Visibility:
+        return visibility(
+            current,
+            now=ctx.now,
+            references=references,
+            tenant_id=ctx.tenant_id,
+            tenant_pass_ids=tenant_passes,
+        )
+
     shape_gaps = [k for k in ("type", "startDate", "endDate", "isActive") if sub.raw.get(k) is None]
     patch: JSON = {}
-    before: JSON = {}
     why: str | None = None
+    seen = seen_of(sub)
     reason = seen.reason
     if shape_gaps:
         # The "second schema" (FM-38): fill the missing modern fields from the rule.
@@ -578,33 +605,43 @@ def _hidden(ctx: _Context, sub: Subscription, expected: JSON | None) -> Finding 
             for key in ("type", "startDate", "endDate", "remainingClips", "isActive", "passId"):
                 if sub.raw.get(key) is None and key in expected:
                     patch[key] = expected[key]
-                    before[key] = sub.raw.get(key)
+            if "remainingClips" in patch and expected.get("type") in CLIP_TYPES:
+                clips, why = _clips_now(ctx, sub, expected)
+                patch["remainingClips"] = clips
+            end = parse_instant(expected["endDate"])
+            if end is not None and end <= ctx.now:
+                return None  # over by the rule anyway: filling it in would show nothing
         else:
             why = "the rule cannot compute the missing fields: " + "; ".join(ctx.blockers)
-    elif seen.visible or seen.reason == "expired":
-        return None  # usable problems are typing's; natural expiry is not a fault
-    elif seen.reason == "user_not_in_reference_set":
-        if sub.user_ref is None and ctx.user_ref:
-            patch, before = {"user": _ref(ctx.user_ref)}, {"user": sub.raw.get("user")}
-        elif sub.user_ref in ctx.idx.users:
-            why = f"it belongs to another user ({sub.user_ref}); never re-pointed automatically"
-        else:
-            why = f"its user reference {sub.user_ref!r} resolves to nobody"
-    elif seen.reason == "inactive":
-        if sub.deactivation_recorded:
-            return None  # deactivated on purpose, with a recorded reason
-        patch, before = {"isActive": True}, {"isActive": sub.is_active}
-    elif seen.reason == "missing_tenant_and_pass_not_in_tenant":
-        if ctx.tenant_id and not ctx.blockers:
-            patch, before = {"tenant": _ref(ctx.tenant_id)}, {"tenant": sub.raw.get("tenant")}
-        else:
-            why = "the right school is not certain: " + "; ".join(ctx.blockers)
-    elif seen.reason == "tenant_mismatch":
-        why = (
-            f"it is on school {sub.tenant_ref}, not {ctx.tenant_id}; never re-pointed automatically"
+    elif seen.visible:
+        return None  # usable problems are typing's
+    elif seen.reason == "expired":
+        # Wrong dates are wrong_expiry's, and natural expiry is no fault; but a pass that
+        # ended before it was bought, with no rule to say when it should end, is hidden.
+        if expected is not None or (sub.end_date and sub.end_date > ctx.session.created):
+            return None
+        reason = "expired at creation"
+        why = "it ended before it was bought, and the right dates are not certain: " + "; ".join(
+            ctx.blockers
         )
+    else:
+        current = sub
+        for _ in range(len(_UNHIDE_ORDER)):
+            step, why = _unhide(ctx, current, seen.reason, expected)
+            if step is None:
+                if why is None:
+                    return None  # deactivated on purpose, or over anyway: nothing to show
+                break
+            patch.update(step)
+            current = Subscription.from_json({**current.raw, **step})
+            seen = seen_of(current)
+            if seen.visible:
+                break
+        else:
+            why = "no certain set of values makes it visible"
     fix = None
-    if patch:
+    if patch and why is None:
+        before = {key: sub.raw.get(key) for key in patch}
         fix = Fix(
             Action.PATCH_SUBSCRIPTION,
             (PatchDoc(sub.id, {**patch, **ctx.stamp("hidden_pass")}, before, sub.rev),),
@@ -619,27 +656,77 @@ def _hidden(ctx: _Context, sub: Subscription, expected: JSON | None) -> Finding 
     )
 
 
+#: The hidden reasons `_unhide` can act on, in the app's order.
+_UNHIDE_ORDER = (
+    "user_not_in_reference_set",
+    "inactive",
+    "expired",
+    "tenant_mismatch",
+    "missing_tenant_and_pass_not_in_tenant",
+)
+
+
+def _unhide(
+    ctx: _Context, sub: Subscription, reason: str, expected: JSON | None
+) -> tuple[JSON | None, str | None]:
+    """The certain change that clears one hidden reason; else (None, why), or (None, None)
+    when the pass is rightly not shown."""
+    certain_tenant = ctx.tenant_id if ctx.tenant_id and not ctx.blockers else None
+    if reason == "user_not_in_reference_set":
+        if sub.user_ref is None and ctx.user_ref:
+            return {"user": _ref(ctx.user_ref)}, None
+        if sub.user_ref in ctx.idx.users:
+            return (
+                None,
+                f"it belongs to another user ({sub.user_ref}); never re-pointed automatically",
+            )
+        return None, f"its user reference {sub.user_ref!r} resolves to nobody"
+    if reason == "inactive":
+        if sub.deactivation_recorded:
+            return None, None  # deactivated on purpose, with a recorded reason
+        return {"isActive": True}, None
+    if reason == "expired":
+        end = parse_instant(expected["endDate"]) if expected else None
+        if expected is not None and end is not None and end > ctx.now:
+            return {"startDate": expected["startDate"], "endDate": expected["endDate"]}, None
+        return None, None  # over anyway: reactivating it would show nothing
+    if reason == "missing_tenant_and_pass_not_in_tenant" or (
+        reason == "tenant_mismatch" and sub.tenant_ref is None  # a reference without `_ref`
+    ):
+        if certain_tenant:
+            return {"tenant": _ref(certain_tenant)}, None
+        return None, "the right school is not certain: " + "; ".join(ctx.blockers)
+    if reason == "tenant_mismatch":
+        return None, (
+            f"it is on school {sub.tenant_ref}, not {ctx.tenant_id}; never re-pointed automatically"
+        )
+    return None, "no certain value to write"
+
+
 def _ref(target: str) -> JSON:
     return {"_type": "reference", "_ref": target}
 
 
 def _dates(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
     """`startDate`/`endDate` more than a day off the rule's, or impossible (FM-14, FM-32, FM-50)."""
-    assert sub.end_date is not None
-    want_start = ctx.session.created
+    want_start = parse_instant(expected["startDate"])
     want_end = parse_instant(expected["endDate"])
+    assert want_start is not None
     assert want_end is not None
-    start = sub.start_date
+    start, end = sub.start_date, sub.end_date
     problems: list[str] = []
     if start is None or abs(start - want_start) > DATE_TOLERANCE:
-        problems.append(f"starts {_day(start)}, purchase was {_day(want_start)}")
-    if abs(sub.end_date - want_end) > DATE_TOLERANCE:
-        problems.append(f"ends {_day(sub.end_date)}, the rule gives {_day(want_end)}")
-    if start is not None and sub.end_date <= start:
+        basis = "purchase was" if want_start == ctx.session.created else "the rule gives"
+        problems.append(f"starts {_day(start)}, {basis} {_day(want_start)}")
+    if end is None:
+        problems.append(f"endDate {str(sub.raw.get('endDate'))[:40]!r} is not a date")
+    elif abs(end - want_end) > DATE_TOLERANCE:
+        problems.append(f"ends {_day(end)}, the rule gives {_day(want_end)}")
+    if start is not None and end is not None and end <= start:
         problems.append("ends before it starts")
     if not problems:
         return []
-    hidden_by_it = sub.end_date <= ctx.now < want_end
+    hidden_by_it = (end is None or end <= ctx.now) and ctx.now < want_end
     patch = {"startDate": iso(want_start), "endDate": iso(want_end)}
     before = {"startDate": sub.raw.get("startDate"), "endDate": sub.raw.get("endDate")}
     return [
@@ -721,16 +808,22 @@ def _clips_now(ctx: _Context, sub: Subscription, expected: JSON) -> tuple[int | 
         return None, "the pass has no classesLimit"
     bookings = ctx.idx.facts.bookings
     refs = ctx.references | ({sub.user_ref} if sub.user_ref else set())
-    if bookings is not None and sub.start_date is not None:
+    # The "second schema" (FM-38) has no remainingClips and counts used classes itself.
+    counted = sub.raw.get("classesUsed") if not sub.has_remaining_clips else None
+    recorded = counted if isinstance(counted, int) and not isinstance(counted, bool) else None
+    since = sub.start_date or ctx.session.created
+    if bookings is not None:
         used = sum(
             1
             for b in bookings
             if b.student_ref in refs
             and (b.tenant_ref in (None, ctx.tenant_id))
-            and (b.booked_at or b.class_date or sub.start_date) >= sub.start_date
+            and (b.booked_at or b.class_date or since) >= since
             and (b.booking_type in (None, *CLIP_TYPES))
         )
-        return max(0, limit - used), None
+        return max(0, limit - max(used, recorded or 0)), None
+    if recorded is not None and recorded >= 0:
+        return max(0, limit - recorded), None
     if sub.type == "single" and sub.remaining_clips in (0, 1):
         return max(0, limit - (1 - (sub.remaining_clips or 0))), None
     return None, "how many classes were already booked is unknown; a person must set the clips"

@@ -25,6 +25,17 @@ CLIP_TYPES = frozenset({"single", "multi-pass", "clipcard"})
 USABLE_TYPES = CLIP_TYPES | {"monthly"}
 
 
+#: Marks a passbot document whose validity a person chose to count from the approval.
+START_BASIS = "startBasis"
+
+
+def chosen_start(sub: Subscription) -> datetime | None:
+    """The start a person chose for a passbot document ("start from today"), if any."""
+    if sub.raw.get("createdVia") == "passbot" and sub.raw.get(START_BASIS) == "approval":
+        return sub.start_date
+    return None
+
+
 class RuleError(ValueError):
     """The pass's configuration makes the webhook throw; the message is the webhook's."""
 
@@ -35,13 +46,17 @@ def end_date(pass_: Pass, base: datetime) -> datetime:
     Raises:
         RuleError: "Pass has no valid expiry configuration" — the webhook's own failure.
     """
-    if pass_.validity_type == "date" and pass_.expiry_date_raw is not None:
+    # `expiryDate` counts when truthy, as in the webhook's JS: null and "" fall through.
+    if pass_.validity_type == "date" and pass_.expiry_date_raw not in (None, "", False, 0):
         if pass_.expiry_date is None:
             raise RuleError(f"Pass expiryDate is not a date: {pass_.expiry_date_raw!r}")
         return pass_.expiry_date
     days = pass_.validity_days
     if days:  # truthy, as in JS: 0 and null fall through
-        return base + timedelta(days=days)
+        try:
+            return base + timedelta(days=days)
+        except OverflowError:
+            raise RuleError(f"Pass validityDays is out of range: {days!r}") from None
     raise RuleError(
         "Pass has no valid expiry configuration: "
         f"validityType={pass_.validity_type!r}, validityDays={pass_.validity_days!r}"
@@ -175,6 +190,9 @@ def expected_subscription(
     doc["stripeSessionId"] = session.id
     doc["isActive"] = True
     doc["createdVia"] = "passbot"
+    if start is not None:
+        # A person chose the start: later runs judge the dates from it, not from the purchase.
+        doc[START_BASIS] = "approval"
     doc["approvedBy"] = provenance.approved_by
     doc["approvedAt"] = iso(provenance.approved_at)
     return doc

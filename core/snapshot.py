@@ -59,7 +59,9 @@ def facts_from_world(world: Mapping[str, Any]) -> tuple[Facts, list[ClerkUser]]:
     sessions = []
     for raw in stripe.get("checkout_sessions") or []:
         obj = dict(raw)
-        intent = intents.get(obj.get("payment_intent"))
+        intent_id = obj.get("payment_intent")
+        # An id to expand from the lists; a session stored already expanded is kept as it is.
+        intent = intents.get(intent_id) if isinstance(intent_id, str) else None
         if intent is not None:
             intent = dict(intent)
             intent["latest_charge"] = charges.get(
