@@ -1,0 +1,248 @@
+"""StripePayments: the `PaymentsSource` port over stripe-python's `StripeClient` (async methods).
+
+Read-only. A connected account is read with `stripe_account=` on each request (`None` is the
+platform account, domain.md §2.2). Checkout Sessions are listed a page at a time — one request
+per page of up to 100, with the PaymentIntent and its latest Charge expanded so that refunds
+and disputes cost no further calls. Retries are stripe-python's own (`max_network_retries`,
+set explicitly in `make_stripe_client`). Every `stripe.StripeError` leaves this module as an
+`UpstreamError("stripe", …)` whose message names what failed and the account, never the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import stripe
+from stripe.params import EventListParams, WebhookEndpointListParams
+from stripe.params.checkout import SessionListParams
+
+from core.errors import UpstreamError
+from core.models import JSON, CheckoutSession
+
+SERVICE = "stripe"
+SESSION_EXPAND = ["data.payment_intent", "data.payment_intent.latest_charge"]
+RETRIEVE_EXPAND = ["payment_intent", "payment_intent.latest_charge"]
+MAX_PAGE = 100
+
+_KEY = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*]+")
+
+
+def stripe_mode(api_key: str) -> Literal["live", "test"]:
+    """`live` for a live secret or restricted key (`sk_live_…`, `rk_live_…`); else `test`."""
+    return "live" if api_key.startswith(("sk_live_", "rk_live_")) else "test"
+
+
+def make_stripe_client(
+    api_key: str,
+    *,
+    api_base: str,
+    max_network_retries: int = 3,
+    timeout: float = 30.0,
+    http_client: stripe.HTTPClient | None = None,
+) -> stripe.StripeClient:
+    """A `StripeClient` on httpx with explicit retries.
+
+    Args:
+        api_key: `STRIPE_API_KEY` (a restricted read-only key is enough).
+        api_base: `STRIPE_API_BASE`, e.g. `https://api.stripe.com`.
+        max_network_retries: stripe-python retries 409, 5xx and connection errors this often.
+        timeout: seconds per request (for the default HTTP client).
+        http_client: the HTTP client to use; by default a new `stripe.HTTPXClient()`, which the
+            caller closes with `await client.close_async()` — pass your own to keep hold of it.
+    """
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": api_base},
+        http_client=http_client if http_client is not None else stripe.HTTPXClient(timeout=timeout),
+        max_network_retries=max_network_retries,
+    )
+
+
+class StripePayments:
+    """Checkout Sessions, events, webhook endpoints and accounts, read from Stripe."""
+
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        *,
+        mode: str,
+        page_size: int = MAX_PAGE,
+        concurrency: int = 8,
+    ) -> None:
+        """Args:
+        client: the Stripe client (see `make_stripe_client`).
+        mode: `live` or `test` (see `stripe_mode`).
+        page_size: sessions per list request, at most 100.
+        concurrency: the most accounts `find_session` asks at once.
+        """
+        self._client = client
+        self._mode = mode
+        self._page_size = max(1, min(page_size, MAX_PAGE))
+        self._concurrency = max(1, concurrency)
+
+    @property
+    def mode(self) -> str:
+        """`live` or `test`."""
+        return self._mode
+
+    async def session_pages(
+        self, account: str | None, *, since: datetime, until: datetime
+    ) -> AsyncIterator[list[CheckoutSession]]:
+        """Checkout Sessions created in [since, until], newest first, one list per request.
+
+        Raises:
+            UpstreamError: the account cannot be read (the message names it).
+        """
+        params: SessionListParams = {
+            "created": {"gte": math.ceil(since.timestamp()), "lte": math.floor(until.timestamp())},
+            "limit": self._page_size,
+            "expand": list(SESSION_EXPAND),
+        }
+        while True:
+            try:
+                page = await self._client.v1.checkout.sessions.list_async(params, _options(account))
+            except stripe.StripeError as exc:
+                raise stripe_error(
+                    exc, action="listing checkout sessions", account=account
+                ) from exc
+            sessions = [
+                CheckoutSession.from_json(item.to_dict(), account=account) for item in page.data
+            ]
+            if sessions:
+                yield sessions
+            if not page.has_more or not page.data:
+                return
+            params["starting_after"] = page.data[-1].id
+
+    async def find_session(
+        self, session_id: str, *, accounts: Sequence[str | None]
+    ) -> CheckoutSession | None:
+        """The session with this id on whichever of `accounts` holds it, expanded like a page.
+
+        Asks the accounts concurrently (at most `concurrency` at once); "no such session" on an
+        account means it is not there.
+
+        Raises:
+            UpstreamError: no account holds it and at least one could not be asked.
+        """
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def look(account: str | None) -> CheckoutSession | UpstreamError | None:
+            async with gate:
+                try:
+                    obj = await self._client.v1.checkout.sessions.retrieve_async(
+                        session_id, {"expand": list(RETRIEVE_EXPAND)}, _options(account)
+                    )
+                except stripe.InvalidRequestError as exc:
+                    if exc.http_status == 404 and (exc.code in (None, "resource_missing")):
+                        return None
+                    return stripe_error(exc, action=f"looking up {session_id}", account=account)
+                except stripe.StripeError as exc:
+                    return stripe_error(exc, action=f"looking up {session_id}", account=account)
+                return CheckoutSession.from_json(obj.to_dict(), account=account)
+
+        outcomes = await asyncio.gather(*(look(a) for a in dict.fromkeys(accounts)))
+        for outcome in outcomes:
+            if isinstance(outcome, CheckoutSession):
+                return outcome
+        for outcome in outcomes:
+            if isinstance(outcome, UpstreamError):
+                raise outcome
+        return None
+
+    async def webhook_endpoints(self) -> list[JSON]:
+        """Every webhook endpoint of the platform account, as Stripe returns it."""
+        params: WebhookEndpointListParams = {"limit": MAX_PAGE}
+        out: list[JSON] = []
+        while True:
+            try:
+                page = await self._client.v1.webhook_endpoints.list_async(params)
+            except stripe.StripeError as exc:
+                raise stripe_error(exc, action="listing webhook endpoints", account=None) from exc
+            out += [item.to_dict() for item in page.data]
+            if not page.has_more or not page.data:
+                return out
+            params["starting_after"] = page.data[-1].id
+
+    async def events(
+        self,
+        account: str | None,
+        *,
+        type_pattern: str,
+        since: datetime,
+        delivery_success: bool | None = None,
+    ) -> list[JSON]:
+        """Events of one account created at or after `since`, newest first, every page.
+
+        `type_pattern` is an exact type or a wildcard (`checkout.session.*`); Stripe keeps 30
+        days of events.
+        """
+        params: EventListParams = {
+            "type": type_pattern,
+            "created": {"gte": math.ceil(since.timestamp())},
+            "limit": MAX_PAGE,
+        }
+        if delivery_success is not None:
+            params["delivery_success"] = delivery_success
+        out: list[JSON] = []
+        while True:
+            try:
+                page = await self._client.v1.events.list_async(params, _options(account))
+            except stripe.StripeError as exc:
+                raise stripe_error(exc, action="listing events", account=account) from exc
+            out += [item.to_dict() for item in page.data]
+            if not page.has_more or not page.data:
+                return out
+            params["starting_after"] = page.data[-1].id
+
+    async def account(self, account_id: str) -> JSON:
+        """A connected account, as Stripe returns it (read from the platform)."""
+        try:
+            obj = await self._client.v1.accounts.retrieve_async(account_id)
+        except stripe.StripeError as exc:
+            raise stripe_error(exc, action="reading the account", account=account_id) from exc
+        return obj.to_dict()
+
+
+def _options(account: str | None) -> stripe.RequestOptions:
+    return {"stripe_account": account} if account else {}
+
+
+def stripe_error(exc: stripe.StripeError, *, action: str, account: str | None) -> UpstreamError:
+    """A safe, one-line `UpstreamError` for a Stripe failure: what failed, on which account.
+
+    A permission or authentication failure on a connected account reads "cannot access account
+    acct_…: …", so a caller can report that school's account as unreachable. Keys that Stripe
+    quotes in its messages (redacted or not) are removed.
+    """
+    where = f"account {account}" if account else "the platform account"
+    reason = _safe(exc)
+    status = exc.http_status
+    retryable = isinstance(exc, stripe.RateLimitError | stripe.APIConnectionError) or (
+        isinstance(exc, stripe.APIError) or (status is not None and status >= 500)
+    )
+    if isinstance(exc, stripe.PermissionError | stripe.AuthenticationError) or (
+        exc.code == "account_invalid"
+    ):
+        message = f"cannot access {where}: {reason}"
+        if isinstance(exc, stripe.AuthenticationError):
+            message = f"the API key was rejected while {action} on {where}: {reason}"
+    elif isinstance(exc, stripe.APIConnectionError):
+        message = f"{action} on {where}: Stripe could not be reached"
+    else:
+        code = f" ({status})" if status else ""
+        message = f"{action} on {where} failed{code}: {reason}"
+    return UpstreamError(SERVICE, message, retryable=retryable)
+
+
+def _safe(exc: stripe.StripeError) -> str:
+    text: Any = exc.user_message or type(exc).__name__
+    flat = " ".join(_KEY.sub("[key]", str(text)).split())
+    if isinstance(exc, stripe.APIConnectionError):
+        flat = flat.split("(Network error:", 1)[-1].rstrip(")").strip() or flat
+    return flat if len(flat) <= 300 else flat[:299] + "…"

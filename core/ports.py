@@ -1,0 +1,195 @@
+"""Interfaces the use cases need from the outside world. Implemented in core/adapters (Stripe,
+Sanity, Clerk) and bot (the SQLite store, the clock), faked in tests.
+
+Ports speak domain: they take and return `core.models` types. Every adapter raises only
+`core.errors.UpstreamError` (naming its service) for a failure of its service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from core.findings import Operation
+from core.models import (
+    JSON,
+    Booking,
+    CheckoutSession,
+    ClerkUser,
+    Pass,
+    SanityUser,
+    Subscription,
+    Tenant,
+    WebhookLog,
+)
+
+
+class Clock(Protocol):
+    """Where "now" comes from (a world's `now` in the sandbox, the wall clock otherwise)."""
+
+    def now(self) -> datetime:
+        """The current instant, aware UTC."""
+        ...
+
+
+class PaymentsSource(Protocol):
+    """Stripe, read-only. `account=None` means the platform account."""
+
+    @property
+    def mode(self) -> str:
+        """`live` or `test`, from the key (FM-09)."""
+        ...
+
+    def session_pages(
+        self, account: str | None, *, since: datetime, until: datetime
+    ) -> AsyncIterator[list[CheckoutSession]]:
+        """Checkout Sessions created in [since, until], newest first, a page at a time, with
+        the PaymentIntent and its latest Charge expanded (refunds and disputes, no extra calls).
+        Raises UpstreamError when the account cannot be read."""
+        ...
+
+    async def find_session(
+        self, session_id: str, *, accounts: Sequence[str | None]
+    ) -> CheckoutSession | None:
+        """The session with this id on whichever of `accounts` holds it, expanded as above."""
+        ...
+
+    async def webhook_endpoints(self) -> list[JSON]:
+        """The platform's webhook endpoints, as Stripe returns them."""
+        ...
+
+    async def events(
+        self,
+        account: str | None,
+        *,
+        type_pattern: str,
+        since: datetime,
+        delivery_success: bool | None = None,
+    ) -> list[JSON]:
+        """Events of one account (Stripe keeps 30 days), filtered by type (wildcards allowed)."""
+        ...
+
+    async def account(self, account_id: str) -> JSON:
+        """A connected account, as Stripe returns it (charges_enabled, payouts_enabled, …)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The small, slow-changing part of Sanity: schools and their passes."""
+
+    tenants: tuple[Tenant, ...]
+    passes: tuple[Pass, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """What Sanity holds about a set of purchases: their passes and their buyers."""
+
+    subscriptions: tuple[Subscription, ...] = ()
+    users: tuple[SanityUser, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The result of one Sanity transaction, with the documents as re-read afterwards."""
+
+    transaction_id: str | None
+    created: tuple[str, ...] = ()
+    patched: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    documents: dict[str, JSON] = field(default_factory=dict)
+
+
+class PassStore(Protocol):
+    """Sanity: GROQ reads (never the CDN) and transactional, idempotent writes."""
+
+    @property
+    def dataset(self) -> str:
+        """The dataset name (`production` is protected from test-mode writes, FM-09)."""
+        ...
+
+    async def catalogue(self) -> Catalogue:
+        """Every tenant and pass, in one query."""
+        ...
+
+    async def related(
+        self,
+        *,
+        session_ids: Sequence[str],
+        payment_ids: Sequence[str],
+        clerk_ids: Sequence[str],
+    ) -> Related:
+        """In one query: subscriptions linked to these sessions or payment ids, every
+        subscription of these buyers (their reference sets, for hand-made passes), and the
+        buyers' user documents (by `clerkId` or legacy `_id`)."""
+        ...
+
+    async def active_subscriptions(self, *, now: datetime) -> Related:
+        """Active, unexpired subscriptions and the users they reference (for the audit)."""
+        ...
+
+    async def customer(self, email: str, *, clerk_ids: Sequence[str]) -> Related:
+        """Users with this email (any case) or these Clerk ids, and all their subscriptions."""
+        ...
+
+    async def bookings(self, references: Sequence[str]) -> list[Booking]:
+        """Bookings made by these user references (they consumed clips)."""
+        ...
+
+    async def webhook_logs(self, *, since: datetime) -> list[WebhookLog]:
+        """`webhookLog` documents written since `since`."""
+        ...
+
+    async def apply(self, operations: Sequence[Operation], *, transaction_id: str) -> Applied:
+        """Apply the operations as one transaction: creates as `createIfNotExists` (ids are
+        deterministic), patches guarded by `ifRevisionID`. Raises StaleFixError on a revision
+        mismatch, UpstreamError otherwise; either way nothing is half-written."""
+        ...
+
+    async def can_write(self) -> bool:
+        """Whether the token may write, checked with a `dryRun` mutation (FM-11)."""
+        ...
+
+
+class UserDirectory(Protocol):
+    """Clerk's Backend API."""
+
+    async def users_by_email(self, email: str) -> list[ClerkUser]:
+        """Every Clerk user with this address (case-insensitive)."""
+        ...
+
+    async def users_by_id(self, ids: Sequence[str]) -> list[ClerkUser]:
+        """Clerk users by id (unknown ids are skipped)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One applied fix: append-only, never edited (the audit trail of every write)."""
+
+    at: datetime
+    actor: str
+    action: str
+    session: str | None
+    documents: tuple[str, ...]
+    transaction_id: str | None
+    changes: JSON
+    source: str = "cli"
+    actor_email: str | None = None
+    finding_kinds: tuple[str, ...] = ()
+    id: int | None = None
+
+
+class AuditLog(Protocol):
+    """passbot's own append-only record of what it wrote, who approved it and when."""
+
+    def record(self, entry: AuditEntry) -> int:
+        """Append one entry; returns its id."""
+        ...
+
+    def recent(self, limit: int = 20) -> list[AuditEntry]:
+        """The newest entries first."""
+        ...
