@@ -1,45 +1,259 @@
-"""passbot's command line (cli-contract.md). Until the sandbox lands, `demo` reconciles a
-built-in example world through the core and prints the findings."""
+"""passbot's command line (cli-contract.md): check, diagnose, fix, audit, demo, sandbox.
+
+Exit status: 0 ran and nothing needs attention; 1 something needs attention (a critical
+finding, a refused fix); 2 bad usage or input (one line on stderr, nothing written); 3 a
+service failed (named on stderr; nothing half-written).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import json
 import sys
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, cast
 
-from core.models import Window, parse_instant
-from core.reconcile import reconcile, report_json
-from core.snapshot import facts_from_world
+from pydantic import ValidationError
+
+from bot import render
+from bot.container import build_services
+from bot.settings import Settings
+from core.adapters.store import SqliteStore
+from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
+from core.reconcile import report_json
+from core.services import Services
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
+GLOBAL_FLAGS = ("--json", "--sandbox", "--dump-world", "--as")
 
-def _demo(args: argparse.Namespace) -> int:
-    world = json.loads(Path(args.world).read_text(encoding="utf-8"))
-    facts, _ = facts_from_world(world)
-    now = parse_instant(world.get("now"))
-    if now is None:
-        print("the demo world needs a `now`", file=sys.stderr)
-        return 2
-    report = reconcile(facts, now=now, window=Window(now - timedelta(days=35), now), actor="demo")
-    if args.json:
-        print(json.dumps(report_json(report, mode="test"), indent=2))
-    else:
-        print(f"{report.paid_pass_sessions} paid pass purchases, {report.with_pass} with a pass")
-        for finding in report.findings:
-            print(f"[{finding.severity}] {finding.kind}: {finding.summary}")
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that fails with exit status 2 and one line, as the contract asks."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(message)
+
+
+def _globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS if suppress else False
+    )
+    parser.add_argument("--sandbox", metavar="WORLD.json", default=default)
+    parser.add_argument("--dump-world", metavar="OUT.json", default=default)
+    parser.add_argument("--as", dest="actor", metavar="SLACK_USER_ID", default=default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; global options work before or after the command."""
+    parser = _Parser(prog="passbot", description="Paid but no pass? passbot finds and fixes it.")
+    _globals(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = sub.add_parser("check", help="one reconciliation over the last N days")
+    check.add_argument("--days", type=int)
+    check.add_argument("--tenant", metavar="SLUG")
+    diagnose = sub.add_parser("diagnose", help="everything about one customer")
+    diagnose.add_argument("email")
+    diagnose.add_argument("--days", type=int)
+    fix = sub.add_parser("fix", help="the fix for one paid Checkout Session")
+    fix.add_argument("session_id")
+    fix.add_argument("--yes", action="store_true", help="apply it (default: preview)")
+    fix.add_argument(
+        "--start-today",
+        action="store_true",
+        help="count the validity from today instead of the purchase (when offered)",
+    )
+    sub.add_parser("audit", help="the fixes passbot applied, newest first")
+    demo = sub.add_parser("demo", help="the built-in demo against the sandbox")
+    demo.add_argument("--world", default=str(EXAMPLES / "demo-world.json"))
+    sandbox = sub.add_parser("sandbox", help="run the sandbox and print its settings")
+    sandbox.add_argument("--world", default=str(EXAMPLES / "demo-world.json"))
+    sandbox.add_argument("--latency-ms", type=int, default=0)
+    for child in (check, diagnose, fix, sub.choices["audit"], demo, sandbox):
+        _globals(child, suppress=True)
+    return parser
+
+
+def _load_world(path: str) -> dict[str, Any]:
+    try:
+        world = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no such world file: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UsageError(f"cannot read world file {path}: {err}") from None
+    if not isinstance(world, dict) or "stripe" not in world or "sanity" not in world:
+        raise UsageError(f"{path} is not a world file (it needs `stripe` and `sanity`)")
+    return world
+
+
+@asynccontextmanager
+async def _environment(args: argparse.Namespace) -> AsyncIterator[Settings]:
+    """Settings from the environment, or from a sandbox started for this command."""
+    if not args.sandbox:
+        yield _settings({})
+        return
+    from sandbox import start_sandbox  # the sandbox is only needed with --sandbox
+
+    world = _load_world(args.sandbox)
+    box = await start_sandbox(world)
+    try:
+        yield _settings(box.settings())
+    finally:
+        try:
+            if args.dump_world:
+                state = await _dump(box)
+                Path(args.dump_world).write_text(json.dumps(state, indent=1), encoding="utf-8")
+        finally:
+            await box.close()
+
+
+async def _dump(box: Any) -> dict[str, Any]:
+    dump = getattr(box, "dump_world", None)
+    if dump is not None:
+        result: dict[str, Any] = await dump()
+        return result
+    world: dict[str, Any] = box.world()
+    return world
+
+
+def _settings(overrides: dict[str, str]) -> Settings:
+    fields = set(Settings.model_fields)
+    kwargs = {k.lower(): v for k, v in overrides.items() if k.lower() in fields}
+    try:
+        return Settings(**cast(dict[str, Any], kwargs))
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())).upper() or "settings"
+        raise UsageError(f"bad setting {where}: {first.get('msg')}") from None
+
+
+def _actor(args: argparse.Namespace) -> str:
+    if getattr(args, "actor", None):
+        return str(args.actor)
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:
+    if args.json or not sys.stderr.isatty():
+        return None
+
+    def show(label: str, total: int) -> None:
+        print(f"\rreading Stripe… {total} sessions ({label})   ", end="", file=sys.stderr)
+
+    return show
+
+
+async def _check(args: argparse.Namespace, services: Services) -> int:
+    report = await services.check(
+        days=args.days, tenant=args.tenant, actor=_actor(args), progress=_progress(args)
+    )
+    if _progress(args):
+        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+    mode = services.payments.mode
+    _emit(args, report_json(report, mode=mode), render.render_check(report, mode=mode))
     return 1 if report.needs_attention else 0
+
+
+async def _diagnose(args: argparse.Namespace, services: Services) -> int:
+    from core.diagnose import diagnosis_json
+
+    diagnosis = await services.diagnose(args.email, days=args.days, actor=_actor(args))
+    _emit(args, diagnosis_json(diagnosis), render.render_diagnosis(diagnosis))
+    return 1 if any(f.severity.value == "critical" for f in diagnosis.findings) else 0
+
+
+async def _fix(args: argparse.Namespace, services: Services) -> int:
+    alternative = "start_today" if args.start_today else None
+    actor = _actor(args)
+    if args.yes:
+        try:
+            outcome = await services.apply_fix(
+                args.session_id, actor=actor, alternative=alternative
+            )
+        except RefusedError as err:
+            data = {
+                "session": args.session_id.strip(),
+                "applied": False,
+                "already_fixed": False,
+                "created": [],
+                "patched": [],
+                "deactivated": [],
+                "document": None,
+                "refused": str(err),
+            }
+            _emit(args, data, f"Refused: {err}")
+            return 1
+    else:
+        outcome = await services.preview_fix(args.session_id, actor=actor, alternative=alternative)
+    _emit(args, outcome.to_json(), render.render_fix(outcome))
+    return 1 if outcome.plan.refused else 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """The audit log needs only passbot's own store, not the services."""
+    store = SqliteStore(_settings({}).passbot_db)
+    try:
+        entries = store.recent(50)
+    finally:
+        store.close()
+    _emit(args, render.audit_json(entries), render.render_audit(entries))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Services], Coroutine[Any, Any, int]]] = {
+    "check": _check,
+    "diagnose": _diagnose,
+    "fix": _fix,
+}
+
+
+async def _run(args: argparse.Namespace) -> int:
+    if args.command == "audit" and not args.sandbox:
+        return _audit(args)
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return await run_demo(_load_world(args.world), world_path=args.world)
+    async with _environment(args) as settings:
+        if args.command == "audit":
+            return _audit(args)
+        async with build_services(settings) as services:
+            return await COMMANDS[args.command](args, services)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `passbot` console script."""
-    parser = argparse.ArgumentParser(prog="passbot")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="reconcile the built-in example world")
-    demo.add_argument("--world", default=str(EXAMPLES / "tiny-world.json"))
-    demo.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    code = _demo(args)
-    return 0 if args.command == "demo" else code
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "sandbox":
+            from sandbox import run_sandbox_cli
+
+            return run_sandbox_cli(args.world, args.dump_world, latency_ms=args.latency_ms)
+        return asyncio.run(_run(args))
+    except (UsageError, NotFoundError) as err:
+        print(f"passbot: {err}", file=sys.stderr)
+        return 2
+    except RefusedError as err:
+        print(f"passbot: refused: {err}", file=sys.stderr)
+        return 1
+    except UpstreamError as err:
+        print(f"passbot: {err}", file=sys.stderr)
+        return 3
+    except CoreError as err:
+        print(f"passbot: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

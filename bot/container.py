@@ -1,0 +1,98 @@
+"""The composition root: the only place adapters are built and secrets are unwrapped."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import stripe
+from core.adapters.clerk import ClerkUsers, make_clerk_client
+from core.adapters.sanity import SanityPasses, make_sanity_client
+from core.adapters.stripe import StripePayments, stripe_mode
+
+from bot.settings import Settings
+from core.adapters.store import SqliteStore
+from core.errors import UsageError
+from core.services import Services
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        """Now."""
+        return datetime.now(tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedClock:
+    """A clock stopped at one instant (a world's `now`)."""
+
+    instant: datetime
+
+    def now(self) -> datetime:
+        """The fixed instant."""
+        return self.instant
+
+
+#: Stripe's own retries (429, 5xx, connection errors; it honours Stripe-Should-Retry).
+STRIPE_RETRIES = 3
+
+REQUIRED_FOR_SERVICES = (
+    "stripe_api_key",
+    "sanity_project_id",
+    "sanity_api_token",
+    "clerk_secret_key",
+)
+
+
+@asynccontextmanager
+async def build_services(settings: Settings) -> AsyncIterator[Services]:
+    """Services wired to the real APIs the settings point at; closes every client after.
+
+    Raises:
+        UsageError: a setting the services cannot run without is missing.
+    """
+    missing = settings.missing(*REQUIRED_FOR_SERVICES)
+    if missing:
+        raise UsageError(f"missing settings: {', '.join(missing)}")
+    assert settings.stripe_api_key is not None
+    assert settings.sanity_api_token is not None
+    assert settings.clerk_secret_key is not None
+    host = settings.sanity_host
+    assert host is not None
+    stripe_key = settings.stripe_api_key.get_secret_value()
+    stripe_http = stripe.HTTPXClient()
+    stripe_client = stripe.StripeClient(
+        stripe_key,
+        base_addresses={"api": settings.stripe_api_base},
+        http_client=stripe_http,
+        max_network_retries=STRIPE_RETRIES,
+    )
+    sanity_http = make_sanity_client(host, settings.sanity_api_token.get_secret_value())
+    clerk_http = make_clerk_client(
+        settings.clerk_api_url, settings.clerk_secret_key.get_secret_value()
+    )
+    store = SqliteStore(settings.passbot_db)
+    clock = FixedClock(settings.passbot_now) if settings.passbot_now else SystemClock()
+    try:
+        yield Services(
+            payments=StripePayments(stripe_client, mode=stripe_mode(stripe_key)),
+            passes=SanityPasses(
+                sanity_http,
+                dataset=settings.sanity_dataset,
+                api_version=settings.sanity_api_version,
+            ),
+            users=ClerkUsers(clerk_http),
+            audit=store,
+            clock=clock,
+            lookback_days=settings.passbot_lookback_days,
+            concurrency=settings.passbot_concurrency,
+        )
+    finally:
+        store.close()
+        await sanity_http.aclose()
+        await clerk_http.aclose()
+        await stripe_http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe
