@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import stripe
-from core.adapters.clerk import ClerkUsers, make_clerk_client
-from core.adapters.sanity import SanityPasses, make_sanity_client
-from core.adapters.stripe import StripePayments, stripe_mode
 
 from bot.settings import Settings
+from core.adapters.clerk import ClerkUsers, make_clerk_client
+from core.adapters.sanity import SanityPasses, make_sanity_client
 from core.adapters.store import SqliteStore
+from core.adapters.stripe import StripePayments, stripe_mode
 from core.errors import UsageError
 from core.services import Services
 
