@@ -4,19 +4,31 @@ facts come in, findings go out; "now" and the acting person are arguments."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from core.audit import audit_subscriptions, in_audit, lint_passes, subscription_tenant
 from core.facts import Facts, Index
 from core.findings import SEVERITY_ORDER, Finding, Kind, Severity
-from core.models import JSON, AccountScan, CheckoutSession, Window, iso
+from core.models import JSON, AccountScan, CheckoutSession, Pass, Tenant, Window, iso
 from core.purchase import Purchase, judge_purchase
 
 
 @dataclass(frozen=True, slots=True)
+class SchoolTally:
+    """Per school: paid pass purchases judged, and how many have a pass."""
+
+    paid: int = 0
+    with_pass: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ReconcileReport:
-    """The result of one reconciliation."""
+    """The result of one reconciliation.
+
+    `purchases` holds every judged purchase when the reconciliation kept them (diagnose, fix);
+    a streamed check keeps only those with findings, and the counts below stay exact.
+    """
 
     window: Window
     now: datetime
@@ -25,23 +37,16 @@ class ReconcileReport:
     purchases: tuple[Purchase, ...]
     not_pass_sessions: int
     findings: tuple[Finding, ...]
-
-    @property
-    def paid_pass_sessions(self) -> int:
-        """Paid pass purchases judged."""
-        return len(self.purchases)
-
-    @property
-    def with_pass(self) -> int:
-        """Judged purchases that have a pass (exact or hand-made match)."""
-        return sum(1 for p in self.purchases if p.has_pass)
+    paid_pass_sessions: int = 0
+    with_pass: int = 0
+    by_school: dict[str, SchoolTally] = field(default_factory=dict)
 
     @property
     def fulfilment_rate(self) -> float | None:
         """with_pass ÷ paid_pass_sessions; None when nothing was bought."""
-        if not self.purchases:
+        if not self.paid_pass_sessions:
             return None
-        return round(self.with_pass / len(self.purchases), 4)
+        return round(self.with_pass / self.paid_pass_sessions, 4)
 
     @property
     def needs_attention(self) -> bool:
@@ -56,6 +61,10 @@ class ReconcileReport:
             "fulfilment_rate": self.fulfilment_rate,
             "not_pass_sessions": self.not_pass_sessions,
             "findings_by_kind": _count_kinds(self.findings),
+            "by_school": {
+                school: {"paid_pass_sessions": t.paid, "with_pass": t.with_pass}
+                for school, t in sorted(self.by_school.items())
+            },
         }
 
 
@@ -71,6 +80,131 @@ def session_tenant(session: CheckoutSession, idx: Index) -> str | None:
     if session.account and (tenant := idx.tenant_by_account.get(session.account)):
         return tenant.id
     return session.tenant_id
+
+
+class Reconciliation:
+    """A reconciliation fed page by page, so that memory stays flat however many purchases
+    there are: each page's purchases are judged against that page's related documents as
+    they arrive; only findings, counts and the ids of accounted passes are kept. `finish`
+    then audits the passes no purchase accounts for and lints the pass configuration."""
+
+    def __init__(
+        self,
+        *,
+        tenants: Sequence[Tenant],
+        passes: Sequence[Pass],
+        now: datetime,
+        window: Window,
+        actor: str | None = None,
+        tenant: str | None = None,
+        keep_purchases: bool = True,
+    ) -> None:
+        self.tenants, self.passes = tuple(tenants), tuple(passes)
+        self.now, self.window, self.actor, self.tenant = now, window, actor, tenant
+        self.keep_purchases = keep_purchases
+        self.claimed: set[str] = set()
+        self.accounted: set[str] = set()
+        self.bought: set[str] = set()
+        self.purchases: list[Purchase] = []
+        self.unpaid: dict[str, CheckoutSession] = {}  # a pass linked to one is unpaid (FM-18)
+        self.findings: list[Finding] = []
+        self.sessions_checked = self.not_pass = self.paid = self.with_pass = 0
+        self.tallies: dict[str, SchoolTally] = {}
+
+    def add_page(self, facts: Facts) -> None:
+        """Judge the purchases of one page; `facts` holds that page's sessions and related
+        documents (the catalogue is filled in here)."""
+        idx = Index(replace(facts, tenants=self.tenants, passes=self.passes))
+        tenant = self.tenant
+        page = sorted(
+            (
+                s
+                for s in facts.sessions
+                if self.window.contains(s.created)
+                and (tenant is None or session_tenant(s, idx) == tenant)
+            ),
+            key=lambda s: (s.created, s.id),
+        )
+        self.sessions_checked += len(page)
+        for session in page:
+            if session.is_paid and session.is_pass_session:
+                purchase = judge_purchase(
+                    session, idx, now=self.now, actor=self.actor, claimed=self.claimed
+                )
+            elif session.is_paid and session.looks_like_legacy_pass:
+                purchase = _legacy(session, idx)
+            else:
+                self.not_pass += 1
+                if not session.is_paid:
+                    self.unpaid[session.id] = session
+                continue
+            self._count(purchase)
+
+    def _count(self, purchase: Purchase) -> None:
+        self.paid += 1
+        self.with_pass += purchase.has_pass
+        school = purchase.tenant or "unknown"
+        tally = self.tallies.get(school, SchoolTally())
+        self.tallies[school] = SchoolTally(tally.paid + 1, tally.with_pass + purchase.has_pass)
+        self.accounted.update(purchase.subscriptions)
+        if purchase.session.pass_id:
+            self.bought.add(purchase.session.pass_id)
+        self.findings.extend(purchase.findings)
+        if self.keep_purchases or purchase.findings:
+            self.purchases.append(purchase)
+
+    def finish(
+        self,
+        *,
+        accounts: Sequence[AccountScan] = (),
+        audit: Facts | None = None,
+        audit_subscription_ids: frozenset[str] | None = None,
+    ) -> ReconcileReport:
+        """Audit unaccounted passes (from `audit`), lint passes, and build the report.
+
+        Args:
+            accounts: how reading each Stripe account went.
+            audit: the subscriptions (and their users) to audit.
+            audit_subscription_ids: audit only these (a customer's); default: every active,
+                unexpired one in `audit`. Pass linting runs only for the default.
+        """
+        findings = [_unreachable(a) for a in accounts if not a.ok]
+        if self.tenant is not None:
+            findings = [f for f in findings if f.tenant in (None, self.tenant)]
+        findings += self.findings
+        accounted = self.accounted | self.claimed
+        if audit is not None:
+            known = {s.id: s for s in (*self.unpaid.values(), *audit.sessions)}
+            idx = Index(
+                replace(
+                    audit, tenants=self.tenants, passes=self.passes, sessions=list(known.values())
+                )
+            )
+            audited = [
+                s
+                for s in audit.subscriptions
+                if s.id not in accounted
+                and (audit_subscription_ids is None or s.id in audit_subscription_ids)
+                and (audit_subscription_ids is not None or in_audit(s, now=self.now))
+                and (self.tenant is None or subscription_tenant(s, idx) == self.tenant)
+            ]
+            findings.extend(audit_subscriptions(audited, idx, now=self.now))
+        if audit_subscription_ids is None:
+            passes = [p for p in self.passes if self.tenant is None or p.tenant_id == self.tenant]
+            findings.extend(lint_passes(passes, now=self.now, bought=frozenset(self.bought)))
+        findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.kind.value, f.key))
+        return ReconcileReport(
+            window=self.window,
+            now=self.now,
+            accounts=tuple(accounts),
+            sessions_checked=self.sessions_checked,
+            purchases=tuple(self.purchases),
+            not_pass_sessions=self.not_pass,
+            findings=tuple(findings),
+            paid_pass_sessions=self.paid,
+            with_pass=self.with_pass,
+            by_school=dict(self.tallies),
+        )
 
 
 def reconcile(
@@ -93,54 +227,17 @@ def reconcile(
         audit_subscription_ids: audit only these subscriptions (a customer's); default: every
             active, unexpired one.
     """
-    idx = Index(facts)
-    in_window = sorted(
-        (
-            s
-            for s in facts.sessions
-            if window.contains(s.created) and (tenant is None or session_tenant(s, idx) == tenant)
-        ),
-        key=lambda s: (s.created, s.id),
-    )
-    findings: list[Finding] = [_unreachable(a) for a in facts.accounts if not a.ok]
-    if tenant is not None:
-        findings = [f for f in findings if f.tenant in (None, tenant)]
-    claimed: set[str] = set()
-    purchases: list[Purchase] = []
-    not_pass = 0
-    for session in in_window:
-        if session.is_paid and session.is_pass_session:
-            purchase = judge_purchase(session, idx, now=now, actor=actor, claimed=claimed)
-            purchases.append(purchase)
-            findings.extend(purchase.findings)
-        elif session.is_paid and session.looks_like_legacy_pass:
-            purchases.append(_legacy(session, idx))
-            findings.extend(purchases[-1].findings)
-        else:
-            not_pass += 1
-    accounted = {sid for p in purchases for sid in p.subscriptions} | claimed
-    audited = [
-        s
-        for s in facts.subscriptions
-        if s.id not in accounted
-        and (audit_subscription_ids is None or s.id in audit_subscription_ids)
-        and (audit_subscription_ids is not None or in_audit(s, now=now))
-        and (tenant is None or subscription_tenant(s, idx) == tenant)
-    ]
-    findings.extend(audit_subscriptions(audited, idx, now=now))
-    bought = frozenset(p.session.pass_id for p in purchases if p.session.pass_id)
-    passes = [p for p in facts.passes if tenant is None or p.tenant_id == tenant]
-    if audit_subscription_ids is None:
-        findings.extend(lint_passes(passes, now=now, bought=bought))
-    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.kind.value, f.key))
-    return ReconcileReport(
-        window=window,
+    run = Reconciliation(
+        tenants=facts.tenants,
+        passes=facts.passes,
         now=now,
-        accounts=tuple(facts.accounts),
-        sessions_checked=len(in_window),
-        purchases=tuple(purchases),
-        not_pass_sessions=not_pass,
-        findings=tuple(findings),
+        window=window,
+        actor=actor,
+        tenant=tenant,
+    )
+    run.add_page(facts)
+    return run.finish(
+        accounts=facts.accounts, audit=facts, audit_subscription_ids=audit_subscription_ids
     )
 
 

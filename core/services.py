@@ -41,7 +41,7 @@ from core.ports import (
     UserDirectory,
 )
 from core.purchase import Purchase
-from core.reconcile import ReconcileReport, reconcile
+from core.reconcile import ReconcileReport, Reconciliation, reconcile
 
 #: Called as pages arrive: (account label, sessions read so far in total).
 Progress = Callable[[str, int], None]
@@ -141,11 +141,14 @@ class Services:
         *,
         on_page: Callable[[list[CheckoutSession]], object] | None = None,
         progress: Progress | None = None,
+        collect: bool = True,
     ) -> tuple[list[CheckoutSession], list[AccountScan]]:
-        """Read every session in the window on every account, concurrently within a limit."""
+        """Read every session in the window on every account, concurrently within a limit
+        (`collect=False`: hand each page to `on_page` and keep nothing)."""
         limit = asyncio.Semaphore(max(1, self.concurrency))
         sessions: list[CheckoutSession] = []
         scans: list[AccountScan] = []
+        seen = [0]
 
         async def one(account: str | None, tenant: str | None) -> None:
             label = account or PLATFORM
@@ -154,13 +157,15 @@ class Services:
                     async for page in self.payments.session_pages(
                         account, since=window.start, until=window.end
                     ):
-                        sessions.extend(page)
+                        seen[0] += len(page)
+                        if collect:
+                            sessions.extend(page)
                         if on_page is not None:
                             result = on_page(page)
                             if asyncio.iscoroutine(result):
                                 await result
                         if progress is not None:
-                            progress(label, len(sessions))
+                            progress(label, seen[0])
                 except UpstreamError as err:
                     if err.service != "stripe":
                         raise
@@ -180,30 +185,49 @@ class Services:
         tenant: str | None = None,
         actor: str | None = None,
         progress: Progress | None = None,
+        keep_purchases: bool = False,
     ) -> ReconcileReport:
-        """One reconciliation over the window: what the daily summary reports."""
+        """One reconciliation over the window: what the daily summary reports.
+
+        Streams: each Stripe page is judged against one Sanity query as it arrives, so memory
+        stays flat and requests are one per page per service. `keep_purchases` keeps every
+        judged purchase on the report (otherwise only those with findings).
+        """
         window = self.window(days)
         catalogue = await self.catalogue()
-        if tenant is not None and not any(
-            t.id == tenant or t.slug == tenant for t in catalogue.tenants
-        ):
-            raise UsageError(f"no school has the id or slug {tenant!r}")
-        tenant_id = (
-            next((t.id for t in catalogue.tenants if tenant in (t.id, t.slug)), None)
-            if tenant
-            else None
+        tenant_id = None
+        if tenant is not None:
+            tenant_id = next((t.id for t in catalogue.tenants if tenant in (t.id, t.slug)), None)
+            if tenant_id is None:
+                raise UsageError(f"no school has the id or slug {tenant!r}")
+        run = Reconciliation(
+            tenants=catalogue.tenants,
+            passes=catalogue.passes,
+            now=window.end,
+            window=window,
+            actor=actor,
+            tenant=tenant_id,
+            keep_purchases=keep_purchases,
         )
-        related: list[Related] = []
 
         async def on_page(page: list[CheckoutSession]) -> None:
-            related.append(await self._related(page))
+            related = await self._related(page)
+            run.add_page(
+                Facts(sessions=page, subscriptions=related.subscriptions, users=related.users)
+            )
 
-        sessions, scans = await self._scan(
-            self.accounts_of(catalogue, tenant_id), window, on_page=on_page, progress=progress
+        _, scans = await self._scan(
+            self.accounts_of(catalogue, tenant_id),
+            window,
+            on_page=on_page,
+            progress=progress,
+            collect=False,
         )
-        related.append(await self.passes.active_subscriptions(now=window.end))
-        facts = _facts(catalogue, sessions, scans, related)
-        return reconcile(facts, now=window.end, window=window, actor=actor, tenant=tenant_id)
+        active = await self.passes.active_subscriptions(now=window.end)
+        return run.finish(
+            accounts=scans,
+            audit=Facts(subscriptions=active.subscriptions, users=active.users),
+        )
 
     async def _related(self, page: Sequence[CheckoutSession]) -> Related:
         """One Sanity query for everything a page of purchases needs."""
