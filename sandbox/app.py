@@ -278,6 +278,7 @@ class Sandbox:
         app.router.add_post("/world", self._post_world)
         app.router.add_post("/slack/socket/envelope", self._post_envelope)
         app.router.add_get("/_sandbox/settings", self._get_settings)
+        app.router.add_get("/_sandbox/requests", self._get_requests)
 
         responses = web.Application(
             middlewares=[
@@ -315,6 +316,18 @@ class Sandbox:
         except WorldError as error:
             return web.json_response({"error": str(error)}, status=400)
         return web.json_response({"ok": True})
+
+    async def requests(self) -> dict[str, dict[str, int]]:
+        """How many requests each service received, by method and path template — the
+        `requests` of a dumped world, without dumping it (cheap for benchmarks)."""
+        if self._node is None:
+            raise SandboxError("the sandbox is closed")
+        counts = {service: dict(c) for service, c in self.loaded.traffic.requests.items()}
+        counts["sanity"] = await self._node.requests()
+        return counts
+
+    async def _get_requests(self, _request: web.Request) -> web.Response:
+        return web.json_response(await self.requests())
 
     async def _get_settings(self, _request: web.Request) -> web.Response:
         return web.json_response(self.settings())

@@ -25,7 +25,8 @@
 //
 // The Python sandbox (sandbox/sanity_node.py) starts this program, reads the line
 // `LISTENING <port>` from its standard output, and drives it through the private routes under
-// /_sandbox/: load (documents, settings, faults), dump (documents, counts, fault counts), health.
+// /_sandbox/: load (documents, settings, faults), dump (documents, counts, fault counts),
+// requests (the counts alone, cheap at any size), health.
 // The program exits when its standard input closes (the Python process ended) or when its parent
 // process changes, so it never outlives the sandbox that started it.
 
@@ -922,6 +923,9 @@ async function serveControl(req, res, url) {
     return send(res, 200, await load(body))
   }
   if (url.pathname === '/_sandbox/dump' && req.method === 'GET') return send(res, 200, dump())
+  if (url.pathname === '/_sandbox/requests' && req.method === 'GET') {
+    return send(res, 200, {requests: Object.fromEntries(state.requests)})
+  }
   if (url.pathname === '/_sandbox/health' && req.method === 'GET') return send(res, 200, {ok: true})
   throw flatError(404, `No route for ${req.method} ${url.pathname}`)
 }

@@ -1,0 +1,1 @@
+"""Benchmarks: the real code against the sandbox at scale; they print figures, not verdicts."""

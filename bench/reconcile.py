@@ -1,0 +1,185 @@
+"""Benchmark: `passbot check` at scale against the sandbox, beside the platform scripts' way.
+
+    .venv/bin/python -m bench.reconcile --sizes 1000,10000,100000 --schools 20 --latency-ms 50
+
+For each size it generates a world of N paid pass purchases over 20 schools (35 days), starts
+the sandbox in its own process with the given latency added to every request, then runs
+
+* passbot: the real `passbot check --json` in a child process (wall time, peak RSS of that
+  process, requests per service as the sandbox counted them);
+* the baseline: what the platform's scripts do — list each account's sessions, then one Sanity
+  query per paid pass session (`stripeSessionId == $id || stripePaymentId == $pi`), with the
+  same concurrency passbot is allowed — in a child process too.
+
+It prints a table and the command that reproduces it. Figures, not assertions: this is not a
+test. The baseline is skipped above `--baseline-max` (one query per session at 50 ms each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from sandbox.worlds import generate_world
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def _start_sandbox(
+    world_path: Path, latency_ms: int
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(  # noqa: S603 — our own interpreter and module
+        [PYTHON, "-m", "sandbox", "--world", str(world_path), "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    env: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        key, _, value = line.strip().partition("=")
+        env[key] = value
+        if key == "SANDBOX_URL":
+            break
+    if "SANDBOX_URL" not in env:
+        proc.kill()
+        raise SystemExit("the sandbox did not start")
+    return proc, env
+
+
+def _requests(env: dict[str, str]) -> dict[str, dict[str, int]]:
+    url = env["SANDBOX_URL"] + "/_sandbox/requests"
+    with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310 — loopback only
+        counts: dict[str, dict[str, int]] = json.loads(answer.read())
+    return counts
+
+
+def _diff(after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]) -> dict[str, int]:
+    return {
+        service: sum(after.get(service, {}).values()) - sum(before.get(service, {}).values())
+        for service in ("stripe", "sanity", "clerk")
+    }
+
+
+def _child(argv: list[str], env: dict[str, str], tmp: Path) -> tuple[float, int, str]:
+    """Run a child; wall seconds, its own peak RSS in MiB, its stdout."""
+    out_path = tmp / "child.out"
+    started = time.perf_counter()
+    with out_path.open("wb") as out, (tmp / "child.err").open("wb") as err:
+        proc = subprocess.Popen(  # noqa: S603 — our own interpreter and module
+            argv, env={**os.environ, **env}, stdout=out, stderr=err, cwd=ROOT
+        )
+        _, status, usage = os.wait4(proc.pid, 0)  # reaps it, with its own resource usage
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code not in (0, 1):
+        tail = (tmp / "child.err").read_text()[-800:]
+        raise SystemExit(f"{' '.join(argv[2:])} failed ({code}): {tail}")
+    return wall, usage.ru_maxrss // 1024, out_path.read_text()
+
+
+def run_size(n: int, *, schools: int, latency_ms: int, baseline: bool, tmp: Path) -> dict[str, Any]:
+    """Benchmark one size; returns the figures."""
+    world = generate_world(seed=n, schools=schools, purchases=n, days=35)
+    world_path = tmp / f"world-{n}.json"
+    world_path.write_text(json.dumps(world))
+    del world
+    sandbox, env = _start_sandbox(world_path, latency_ms)
+    env = {**env, "PASSBOT_DB": str(tmp / f"passbot-{n}.db"), "PASSBOT_CONCURRENCY": "8"}
+    try:
+        before = _requests(env)
+        wall, rss, out = _child([PYTHON, "-m", "bot", "check", "--json"], env, tmp)
+        report = json.loads(out)
+        result: dict[str, Any] = {
+            "n": n,
+            "paid_pass_sessions": report["metrics"]["paid_pass_sessions"],
+            "findings": len(report["findings"]),
+            "passbot": {"seconds": wall, "rss_mib": rss, "requests": _diff(_requests(env), before)},
+        }
+        if baseline:
+            before = _requests(env)
+            wall, rss, out = _child([PYTHON, "-m", "bench.baseline"], env, tmp)
+            result["baseline"] = {
+                "seconds": wall,
+                "rss_mib": rss,
+                "requests": _diff(_requests(env), before),
+                "missing": json.loads(out)["missing"],
+            }
+        return result
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+
+
+def _table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        f"passbot check vs the scripts' baseline — {args.schools} schools, 35 days, "
+        f"+{args.latency_ms} ms per request, concurrency 8",
+        "",
+        f"{'purchases':>10} {'who':>9} {'wall s':>8} {'peak MiB':>9} {'stripe':>7} "
+        f"{'sanity':>7} {'clerk':>6} {'total':>7}",
+    ]
+    for r in results:
+        for who in ("passbot", "baseline"):
+            if who not in r:
+                continue
+            f = r[who]
+            q = f["requests"]
+            lines.append(
+                f"{r['n']:>10} {who:>9} {f['seconds']:>8.1f} {f['rss_mib']:>9} {q['stripe']:>7} "
+                f"{q['sanity']:>7} {q['clerk']:>6} {sum(q.values()):>7}"
+            )
+        if "baseline" in r:
+            p, b = r["passbot"], r["baseline"]
+            lines.append(
+                f"{'':>10} {'ratio':>9} {b['seconds'] / p['seconds']:>7.1f}× "
+                f"{'':>9} {'':>7} {'':>7} {'':>6} "
+                f"{sum(b['requests'].values()) / max(1, sum(p['requests'].values())):>6.1f}×"
+            )
+    lines += [
+        "",
+        "reproduce: .venv/bin/python -m bench.reconcile "
+        f"--sizes {','.join(str(r['n']) for r in results)} --schools {args.schools} "
+        f"--latency-ms {args.latency_ms} --baseline-max {args.baseline_max}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(prog="python -m bench.reconcile")
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--schools", type=int, default=20)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--baseline-max", type=int, default=10000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="passbot-bench-") as tmp:
+        for n in (int(x) for x in args.sizes.split(",")):
+            print(f"… {n} purchases", file=sys.stderr, flush=True)
+            results.append(
+                run_size(
+                    n,
+                    schools=args.schools,
+                    latency_ms=args.latency_ms,
+                    baseline=n <= args.baseline_max,
+                    tmp=Path(tmp),
+                )
+            )
+    print(json.dumps(results, indent=2) if args.json else _table(results, args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
