@@ -4,8 +4,10 @@ Read-only. A connected account is read with `stripe_account=` on each request (`
 platform account, domain.md §2.2). Checkout Sessions are listed a page at a time — one request
 per page of up to 100, with the PaymentIntent and its latest Charge expanded so that refunds
 and disputes cost no further calls. Retries are stripe-python's own (`max_network_retries`,
-set explicitly in `make_stripe_client`). Every `stripe.StripeError` leaves this module as an
-`UpstreamError("stripe", …)` whose message names what failed and the account, never the key.
+set explicitly in `make_stripe_client`: 409, 5xx, connection errors) plus ours for rate limits
+(429, honouring `Retry-After`), which stripe-python does not retry. Every `stripe.StripeError`
+leaves this module as an `UpstreamError("stripe", …)` whose message names what failed and the
+account, never the key.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import stripe
 from stripe.params import EventListParams, WebhookEndpointListParams
 from stripe.params.checkout import SessionListParams
 
+from core.adapters.retry import DEFAULT_RETRY, RetryPolicy
 from core.errors import UpstreamError
 from core.models import JSON, CheckoutSession
+
+T = TypeVar("T")
 
 SERVICE = "stripe"
 SESSION_EXPAND = ["data.payment_intent", "data.payment_intent.latest_charge"]
@@ -73,17 +78,20 @@ class StripePayments:
         mode: str,
         page_size: int = MAX_PAGE,
         concurrency: int = 8,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         """Args:
         client: the Stripe client (see `make_stripe_client`).
         mode: `live` or `test` (see `stripe_mode`).
         page_size: sessions per list request, at most 100.
         concurrency: the most accounts `find_session` asks at once.
+        retry: how rate-limited (429) reads are retried.
         """
         self._client = client
         self._mode = mode
         self._page_size = max(1, min(page_size, MAX_PAGE))
         self._concurrency = max(1, concurrency)
+        self._retry = retry
 
     @property
     def mode(self) -> str:
@@ -104,12 +112,12 @@ class StripePayments:
             "expand": list(SESSION_EXPAND),
         }
         while True:
-            try:
-                page = await self._client.v1.checkout.sessions.list_async(params, _options(account))
-            except stripe.StripeError as exc:
-                raise stripe_error(
-                    exc, action="listing checkout sessions", account=account
-                ) from exc
+            page = await _read(
+                lambda: self._client.v1.checkout.sessions.list_async(params, _options(account)),
+                policy=self._retry,
+                action="listing checkout sessions",
+                account=account,
+            )
             sessions = [
                 CheckoutSession.from_json(item.to_dict(), account=account) for item in page.data
             ]
@@ -135,15 +143,23 @@ class StripePayments:
         async def look(account: str | None) -> CheckoutSession | UpstreamError | None:
             async with gate:
                 try:
-                    obj = await self._client.v1.checkout.sessions.retrieve_async(
-                        session_id, {"expand": list(RETRIEVE_EXPAND)}, _options(account)
+                    obj = await _read(
+                        lambda: self._client.v1.checkout.sessions.retrieve_async(
+                            session_id, {"expand": list(RETRIEVE_EXPAND)}, _options(account)
+                        ),
+                        policy=self._retry,
+                        action=f"looking up {session_id}",
+                        account=account,
                     )
-                except stripe.InvalidRequestError as exc:
-                    if exc.http_status == 404 and (exc.code in (None, "resource_missing")):
+                except UpstreamError as err:
+                    cause = err.__cause__
+                    if (
+                        isinstance(cause, stripe.InvalidRequestError)
+                        and cause.http_status == 404
+                        and cause.code in (None, "resource_missing")
+                    ):
                         return None
-                    return stripe_error(exc, action=f"looking up {session_id}", account=account)
-                except stripe.StripeError as exc:
-                    return stripe_error(exc, action=f"looking up {session_id}", account=account)
+                    return err
                 return CheckoutSession.from_json(obj.to_dict(), account=account)
 
         outcomes = await asyncio.gather(*(look(a) for a in dict.fromkeys(accounts)))
@@ -160,10 +176,12 @@ class StripePayments:
         params: WebhookEndpointListParams = {"limit": MAX_PAGE}
         out: list[JSON] = []
         while True:
-            try:
-                page = await self._client.v1.webhook_endpoints.list_async(params)
-            except stripe.StripeError as exc:
-                raise stripe_error(exc, action="listing webhook endpoints", account=None) from exc
+            page = await _read(
+                lambda: self._client.v1.webhook_endpoints.list_async(params),
+                policy=self._retry,
+                action="listing webhook endpoints",
+                account=None,
+            )
             out += [item.to_dict() for item in page.data]
             if not page.has_more or not page.data:
                 return out
@@ -191,10 +209,12 @@ class StripePayments:
             params["delivery_success"] = delivery_success
         out: list[JSON] = []
         while True:
-            try:
-                page = await self._client.v1.events.list_async(params, _options(account))
-            except stripe.StripeError as exc:
-                raise stripe_error(exc, action="listing events", account=account) from exc
+            page = await _read(
+                lambda: self._client.v1.events.list_async(params, _options(account)),
+                policy=self._retry,
+                action="listing events",
+                account=account,
+            )
             out += [item.to_dict() for item in page.data]
             if not page.has_more or not page.data:
                 return out
@@ -202,11 +222,46 @@ class StripePayments:
 
     async def account(self, account_id: str) -> JSON:
         """A connected account, as Stripe returns it (read from the platform)."""
-        try:
-            obj = await self._client.v1.accounts.retrieve_async(account_id)
-        except stripe.StripeError as exc:
-            raise stripe_error(exc, action="reading the account", account=account_id) from exc
+        obj = await _read(
+            lambda: self._client.v1.accounts.retrieve_async(account_id),
+            policy=self._retry,
+            action="reading the account",
+            account=account_id,
+        )
         return obj.to_dict()
+
+
+async def _read(
+    call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, action: str, account: str | None
+) -> T:
+    """One Stripe read, retried on 429 honouring `Retry-After` (stripe-python retries 409, 5xx
+    and connection errors itself, but not rate limits). Reads only: passbot never writes to
+    Stripe."""
+    waited = 0.0
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return await call()
+        except stripe.RateLimitError as exc:
+            delay = _retry_after(exc)
+            delay = (
+                min(delay, policy.max_retry_after) if delay is not None else policy.backoff(attempt)
+            )
+            if attempt == policy.attempts or waited + delay > policy.budget:
+                raise stripe_error(exc, action=action, account=account) from exc
+            waited += delay
+            await policy.sleep(delay)
+        except stripe.StripeError as exc:
+            raise stripe_error(exc, action=action, account=account) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retry_after(exc: stripe.StripeError) -> float | None:
+    headers = exc.headers or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _options(account: str | None) -> stripe.RequestOptions:
