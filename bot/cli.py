@@ -107,19 +107,10 @@ async def _environment(args: argparse.Namespace) -> AsyncIterator[Settings]:
     finally:
         try:
             if args.dump_world:
-                state = await _dump(box)
+                state = await box.dump_world()
                 Path(args.dump_world).write_text(json.dumps(state, indent=1), encoding="utf-8")
         finally:
             await box.close()
-
-
-async def _dump(box: Any) -> dict[str, Any]:
-    dump = getattr(box, "dump_world", None)
-    if dump is not None:
-        result: dict[str, Any] = await dump()
-        return result
-    world: dict[str, Any] = box.world()
-    return world
 
 
 def _settings(overrides: dict[str, str]) -> Settings:
