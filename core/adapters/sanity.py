@@ -57,22 +57,17 @@ CATALOGUE_QUERY = """{
 }"""
 
 # The buyers' reference sets (domain.md §1.9): their Clerk ids, plus the _id of every user whose
-# clerkId or _id is one of them. The ids are computed once (`refs`) rather than by a subquery
-# inside the filter, which an engine may evaluate once per subscription.
+# clerkId or _id is one of them. The sub-query is uncorrelated (no `^`), so an engine can answer
+# it once — Sanity's does, and so does the sandbox's planner, which then uses its indexes.
 RELATED_QUERY = """{
-  "users": *[_type == "user" && (clerkId in $clerkIds || _id in $clerkIds)]
-}{
-  users,
-  "refs": users[]._id
-}{
-  users,
+  "users": *[_type == "user" && (clerkId in $clerkIds || _id in $clerkIds)],
   "subscriptions": *[_type == "subscription" && (
     stripeSessionId in $sessionIds
     || stripePaymentId in $paymentIds
     || stripePaymentIntentId in $paymentIds
     || paymentId in $paymentIds
     || user._ref in $clerkIds
-    || user._ref in ^.refs
+    || user._ref in *[_type == "user" && (clerkId in $clerkIds || _id in $clerkIds)]._id
   )]
 }"""
 

@@ -293,8 +293,23 @@ function conjuncts(node, out) {
   return out
 }
 
-/** The documents one `&&` term can match, or null when the term is not an indexable test. */
+/** Documents in the view's order (dataset order when the view is the whole dataset). */
+function ordered(found, v) {
+  if (v.includes === null) return v.docs.filter((doc) => found.has(doc))
+  return Array.from(found).sort((a, b) => seqOf(a) - seqOf(b))
+}
+
+/** The documents one `&&` term can match, or null when the term is not an indexable test.
+ *  A `||` of indexable tests is indexable too: the union of what each side can match. */
 function candidatesFor(term, v, params) {
+  if (term && term.type === 'Group') return candidatesFor(term.base, v, params)
+  if (term && term.type === 'Or') {
+    const left = candidatesFor(term.left, v, params)
+    if (left === null) return null
+    const right = candidatesFor(term.right, v, params)
+    if (right === null) return null
+    return ordered(new Set([...left, ...right]), v)
+  }
   if (term.type !== 'OpCall' || (term.op !== '==' && term.op !== 'in')) return null
   let path = attributePath(term.left)
   let constant = constantOf(term.right, params)
@@ -318,8 +333,49 @@ function candidatesFor(term, v, params) {
     if (item === null || item === undefined || !indexable(item)) return null
     for (const doc of lookup(item)) wanted.add(doc)
   }
-  if (v.includes === null) return v.docs.filter((doc) => wanted.has(doc)) // dataset order
-  return Array.from(wanted).sort((a, b) => seqOf(a) - seqOf(b))
+  return ordered(wanted, v)
+}
+
+/** Whether a node is a query over the whole dataset that does not depend on the document being
+ *  filtered: it starts from `*` and has no `^` anywhere. Such a sub-query has one answer. */
+function uncorrelated(node) {
+  let root = node
+  while (root && root.base && root.type !== 'Everything') root = root.base
+  if (!root || root.type !== 'Everything') return false
+  const seen = [node]
+  while (seen.length) {
+    const current = seen.pop()
+    if (!current || typeof current !== 'object') continue
+    if (current.type === 'Parent') return false
+    if (current.type === 'Value') continue
+    for (const value of Object.values(current)) if (value && typeof value === 'object') seen.push(value)
+  }
+  return true
+}
+
+/** `x in *[...]...` with an uncorrelated sub-query: evaluate the sub-query once and put its
+ *  answer in its place, so the outer filter can use the index (and groq-js does not evaluate
+ *  the same sub-query again for every document). Same answer, computed once. */
+async function hoistSubqueries(node, v, params) {
+  if (Array.isArray(node)) {
+    for (const item of node) await hoistSubqueries(item, v, params)
+    return
+  }
+  if (!node || typeof node !== 'object' || node.type === 'Value') return
+  if (node.type === 'OpCall' && node.op === 'in' && uncorrelated(node.right)) {
+    narrowFilters(node.right, v, params)
+    const value = await evaluate(node.right, {
+      dataset: v.docs,
+      dereference: ({_ref}) => v.byId.get(_ref) ?? null,
+      params,
+      timestamp: nowDate(),
+    })
+    node.right = {type: 'Value', value: await value.get()}
+    return
+  }
+  for (const value of Object.values(node)) {
+    if (value && typeof value === 'object') await hoistSubqueries(value, v, params)
+  }
 }
 
 function narrowFilters(node, v, params) {
@@ -472,8 +528,11 @@ function parseQuery(query, params) {
 async function runQuery(query, params, perspective, docs = null) {
   const tree = parseQuery(query, params)
   const v = docs === null ? view(perspective) : null
-  if (v) narrowFilters(tree, v, params)
   try {
+    if (v) {
+      await hoistSubqueries(tree, v, params)
+      narrowFilters(tree, v, params)
+    }
     const value = await evaluate(tree, {
       dataset: v ? v.docs : docs,
       dereference: v ? ({_ref}) => v.byId.get(_ref) ?? null : undefined,

@@ -284,6 +284,11 @@ QUERIES = [
     "isActive == null",
     "amount == 20",
     '_type == "subscription" && (isActive == true || amount == 20)',
+    "stripeSessionId == $session || tenant._ref == $tenant",
+    '_type == "user" && (stripeSessionId in $sessions || (_id == "s-7" || amount == 10))',
+    '_type == "subscription" && (stripeSessionId in $sessions'
+    ' || tenant._ref in *[_type == "user" && stripeSessionId == $session].tenant._ref)',
+    '_id in *[_type == "webhookLog" && status == "success"]._id || amount == "20"',
 ]
 
 
