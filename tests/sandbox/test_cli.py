@@ -17,8 +17,15 @@ from tests.sandbox.conftest import TINY_WORLD
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM", "Ctrl-C"])
-def test_command_line(tmp_path: Path, stop: str) -> None:
+@pytest.mark.parametrize(
+    ("entry", "stop"),
+    [
+        (["sandbox"], "SIGTERM"),
+        (["sandbox"], "Ctrl-C"),
+        (["bot", "sandbox"], "SIGTERM"),  # `passbot sandbox`
+    ],
+)
+def test_command_line(tmp_path: Path, entry: list[str], stop: str) -> None:
     world_file = tmp_path / "world.json"
     world_file.write_text(json.dumps(TINY_WORLD), encoding="utf-8")
     dump_file = tmp_path / "out.json"
@@ -26,7 +33,7 @@ def test_command_line(tmp_path: Path, stop: str) -> None:
         [
             sys.executable,
             "-m",
-            "sandbox",
+            *entry,
             "--world",
             str(world_file),
             "--dump-world",
