@@ -11,10 +11,13 @@ import stripe
 
 from bot.settings import Settings
 from core.adapters.clerk import ClerkUsers, make_clerk_client
+from core.adapters.history import SqliteHistory
+from core.adapters.probe import HttpWebhookProbe, make_probe_client
 from core.adapters.sanity import SanityPasses, make_sanity_client
 from core.adapters.store import SqliteStore
 from core.adapters.stripe import StripePayments, stripe_mode
 from core.errors import UsageError
+from core.health_service import HealthService
 from core.services import Services
 
 
@@ -96,3 +99,26 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         await sanity_http.aclose()
         await clerk_http.aclose()
         await stripe_http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe
+
+
+@asynccontextmanager
+async def build_health(settings: Settings, services: Services) -> AsyncIterator[HealthService]:
+    """The health use case over the services' ports and a webhook probe (closed after)."""
+    probe_http = make_probe_client()
+    try:
+        yield HealthService(
+            payments=services.payments,
+            passes=services.passes,
+            users=services.users,
+            probe=HttpWebhookProbe(probe_http),
+            clock=services.clock,
+            lookback_days=settings.passbot_lookback_days,
+            concurrency=settings.passbot_concurrency,
+        )
+    finally:
+        await probe_http.aclose()
+
+
+def build_history(settings: Settings) -> SqliteHistory:
+    """Finding history and scheduled-run keys, in PASSBOT_DB (the caller closes it)."""
+    return SqliteHistory(settings.passbot_db)

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from core.findings import Operation
+from core.findings import Finding, Operation
+from core.health import HealthReport, ProbeAnswer
+from core.metrics import FindingRecord
 from core.models import (
     JSON,
     Booking,
@@ -24,6 +26,7 @@ from core.models import (
     Tenant,
     WebhookLog,
 )
+from core.summary import EarlyWarning, Summary
 
 
 class Clock(Protocol):
@@ -192,4 +195,99 @@ class AuditLog(Protocol):
 
     def recent(self, limit: int = 20) -> list[AuditEntry]:
         """The newest entries first."""
+        ...
+
+
+# ------------------------------------------------- health, finding history, scheduled jobs
+
+
+class WebhookProbe(Protocol):
+    """Sends the platform's webhook URL an unsigned POST, following no redirect (FM-02, FM-07)."""
+
+    async def probe(self, url: str) -> ProbeAnswer:
+        """How the URL answered; never raises (no answer is an answer with `error` set)."""
+        ...
+
+
+class RunLedger(Protocol):
+    """Which scheduled runs happened: a run is keyed by its job and period, and claimed once,
+    whatever the number of processes or restarts."""
+
+    def claim_run(self, job: str, period_key: str, *, at: datetime) -> bool:
+        """Claim the run; True for exactly one caller per (job, period). A run that failed
+        before anything was posted may be claimed again."""
+        ...
+
+    def finish_run(self, job: str, period_key: str, *, at: datetime, status: str) -> None:
+        """Record how the run ended: `done`, or `failed` (nothing posted; claimable again)."""
+        ...
+
+    def has_run(self, job: str, period_key: str) -> bool:
+        """Whether the run was claimed (and not released by a failure)."""
+        ...
+
+
+class FindingHistory(Protocol):
+    """Each finding's life across runs, by `Finding.key`; and customer reports (metrics)."""
+
+    def observe(
+        self, findings: Sequence[Finding], *, at: datetime, occurred: dict[str, datetime]
+    ) -> None:
+        """Record that these findings were found at `at` (first seen, last seen; a fixed one
+        found again is open again). `occurred`: finding key → its purchase's time."""
+        ...
+
+    def resolve(self, keys: Sequence[str], *, at: datetime, by: str) -> None:
+        """Mark open findings fixed (`by`: who, or `observed` when a run found them gone)."""
+        ...
+
+    def age_out(self, keys: Sequence[str], *, at: datetime) -> None:
+        """Mark open findings whose purchase left the lookback (neither fixed nor open)."""
+        ...
+
+    def dismiss(self, key: str, *, reason: str, by: str, at: datetime) -> bool:
+        """Dismiss a finding as "not a problem", with the reason; False if it is unknown."""
+        ...
+
+    def records(self, *, since: datetime | None = None) -> list[FindingRecord]:
+        """Findings last seen (or dismissed) at or after `since`; all without it."""
+        ...
+
+    def open_records(self) -> list[FindingRecord]:
+        """Findings neither fixed, dismissed nor aged out."""
+        ...
+
+    def dismissed_keys(self) -> frozenset[str]:
+        """Keys of every dismissed finding."""
+        ...
+
+    def record_report(self, *, at: datetime, subject: str, source: str) -> None:
+        """A customer report (`/fixpass EMAIL`, `diagnose`); the subject is stored hashed."""
+        ...
+
+    def reports(self, *, since: datetime) -> list[datetime]:
+        """When customer reports came in, since `since`."""
+        ...
+
+
+class Poster(Protocol):
+    """Where the scheduled jobs deliver what they found: Slack's PASSBOT_CHANNEL (Block Kit,
+    details in a thread, a fix button per finding), or text on the command line.
+
+    Each method posts one message (with its thread) and returns an id of what was posted
+    (Slack's `ts`), or None. Raise only when the main message was not posted: the run is then
+    marked failed and tried again (a failed thread reply should be logged, not raised, or the
+    message would be posted twice).
+    """
+
+    async def post_summary(self, summary: Summary) -> str | None:
+        """The daily summary, or (kind `weekly`) the Monday sweep with its metrics."""
+        ...
+
+    async def post_warning(self, warning: EarlyWarning) -> str | None:
+        """Fresh purchases with no pass, each with its fix; called only when there are some."""
+        ...
+
+    async def post_health(self, report: HealthReport) -> str | None:
+        """The monthly health check."""
         ...
