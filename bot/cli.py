@@ -75,7 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="run the sandbox and print its settings")
     sandbox.add_argument("--world", default=str(EXAMPLES / "demo-world.json"))
     sandbox.add_argument("--latency-ms", type=int, default=0)
-    for child in (check, diagnose, fix, sub.choices["audit"], demo, sandbox):
+    health = sub.add_parser("health", help="webhook and configuration health")
+    job = sub.add_parser("job", help="run one scheduled job now, printing what it would post")
+    job.add_argument("name", choices=["summary", "sweep", "health", "early_warning"])
+    job.add_argument("--force", action="store_true", help="run even if its period already ran")
+    serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode; --http for HTTP)")
+    serve.add_argument("--http", action="store_true", help="serve /slack/events and /healthz")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="HTTP mode's address (default: loopback)"
+    )
+    shell = sub.add_parser("shell", help="the Slack app in a terminal, against the sandbox")
+    shell.add_argument("--world", default=str(EXAMPLES / "demo-world.json"))
+    for child in (check, diagnose, fix, sub.choices["audit"], demo, sandbox, health, job):
+        _globals(child, suppress=True)
+    for child in (serve, shell):
         _globals(child, suppress=True)
     return parser
 
@@ -204,6 +218,44 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _serve(args: argparse.Namespace, settings: Settings, services: Services) -> int:
+    """`passbot serve`: until SIGINT or SIGTERM."""
+    import logging
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from bot.serve import run_serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return await run_serve(
+        settings,
+        services,
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        stop=stop,
+        announce=lambda line: print(line, file=sys.stderr),
+    )
+
+
+async def _shell(args: argparse.Namespace) -> int:
+    """`passbot shell`: the app driven from this terminal against a sandbox."""
+    from bot.shell import line_reader, run_shell
+
+    return await run_shell(
+        _load_world(args.world),
+        make_settings=_settings,
+        user=args.actor,
+        out=sys.stdout,
+        read=line_reader(sys.stdin, sys.stdout),
+        dump_to=args.dump_world,
+    )
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Services], Coroutine[Any, Any, int]]] = {
     "check": _check,
     "diagnose": _diagnose,
@@ -218,9 +270,20 @@ async def _run(args: argparse.Namespace) -> int:
         from bot.demo import run_demo
 
         return await run_demo(_load_world(args.world), world_path=args.world)
+    if args.command == "shell":
+        return await _shell(args)
     async with _environment(args) as settings:
         if args.command == "audit":
             return _audit(args)
+        if args.command == "serve":
+            async with build_services(settings) as services:
+                return await _serve(args, settings, services)
+        if args.command in ("health", "job"):
+            from bot.jobs_cli import health_command, job_command
+
+            return await (health_command if args.command == "health" else job_command)(
+                args, settings
+            )
         async with build_services(settings) as services:
             return await COMMANDS[args.command](args, services)
 

@@ -330,8 +330,13 @@ class Services:
         actor_email: str | None = None,
         source: str = "cli",
         alternative: str | None = None,
+        expect: Callable[[FixPlan], None] | None = None,
     ) -> FixOutcome:
         """Re-derive the fix from the current state, apply it as one transaction, audit it.
+
+        `expect`, if given, is called with the re-derived plan before anything is written; it
+        raises (StaleFixError, say) to write nothing — how an approval checks that the plan is
+        still the one it was shown.
 
         Raises:
             RefusedError: no safe fix exists, or the modes disagree (FM-09).
@@ -339,6 +344,8 @@ class Services:
         """
         purchase, session, related = await self._judge_session(session_id, actor=actor)
         plan = plan_fix(purchase, alternative=alternative)
+        if expect is not None:
+            expect(plan)
         if plan.refused:
             raise RefusedError(plan.refused)
         if plan.already_fixed or not plan.operations:

@@ -1,1 +1,13 @@
 """passbot: handlers package."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+
+def register(app: AsyncApp) -> None:
+    """Register every slash command and button listener on `app`."""
+    from handlers import actions, commands
+
+    commands.register(app)
+    actions.register(app)

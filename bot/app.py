@@ -1,0 +1,134 @@
+"""build_app(settings, services): the Slack app — middleware, error handler, listeners.
+
+The app never calls Slack on its own: `authorize` hands Bolt the configured bot token, so there is
+no `auth.test` per process (`passbot serve` checks the token once, on purpose, at start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from zoneinfo import ZoneInfo
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.listener.async_listener_completion_handler import (
+    AsyncListenerCompletionHandler,
+)
+from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.errors import handle_error
+from bot.middleware import Deliveries, drop_redeliveries, inject, require_approvers
+from bot.settings import Settings
+from core.approvals import Approvals, ApprovalStore
+from core.errors import UsageError
+from core.services import Services
+
+
+class Activity:
+    """How many listeners are still working after their ack (the shell and `serve` wait)."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def started(self) -> None:
+        """A listener began."""
+        self._running += 1
+        self._idle.clear()
+
+    def finished(self) -> None:
+        """A listener ended (after the error handler, if it failed)."""
+        self._running = max(0, self._running - 1)
+        if not self._running:
+            self._idle.set()
+
+    @property
+    def running(self) -> int:
+        """Listeners still running."""
+        return self._running
+
+    async def idle(self, timeout: float = 60) -> bool:  # noqa: ASYNC109 - a wait with a bound
+        """Wait until no listener runs; False if `timeout` seconds pass first."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def install(self, app: AsyncApp) -> None:
+        """Count `app`'s listeners from now on."""
+        runner = app.listener_runner
+        runner.listener_start_handler = _Started(self)
+        runner.listener_completion_handler = _Finished(self)
+
+
+class _Started(AsyncListenerStartHandler):
+    def __init__(self, activity: Activity) -> None:
+        self.activity = activity
+
+    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
+        del request, response
+        self.activity.started()
+
+
+class _Finished(AsyncListenerCompletionHandler):
+    def __init__(self, activity: Activity) -> None:
+        self.activity = activity
+
+    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
+        del request, response
+        self.activity.finished()
+
+
+def approval_store(services: Services) -> ApprovalStore:
+    """The store the approvals share with the audit log (passbot's SQLite file)."""
+    if isinstance(services.audit, ApprovalStore):
+        return services.audit
+    raise UsageError("the audit log given cannot hold approvals (use passbot's SQLite store)")
+
+
+def build_app(
+    settings: Settings,
+    services: Services,
+    *,
+    store: ApprovalStore | None = None,
+    activity: Activity | None = None,
+) -> AsyncApp:
+    """The Bolt app over `services`.
+
+    Raises:
+        UsageError: SLACK_BOT_TOKEN is not set.
+    """
+    if settings.slack_bot_token is None:
+        raise UsageError("missing settings: SLACK_BOT_TOKEN")
+    token = settings.slack_bot_token.get_secret_value()
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    )
+
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
+    approvals = Approvals(services, store or approval_store(services))
+    app = AsyncApp(
+        name="passbot",
+        logger=logging.getLogger("passbot.slack"),
+        client=AsyncWebClient(base_url=settings.slack_api_url),  # the token comes from authorize
+        signing_secret=secret,  # empty: every HTTP request is refused (Socket Mode needs none)
+        authorize=authorize,
+    )
+    app.use(drop_redeliveries(Deliveries()))
+    app.use(inject(services=services, approvals=approvals, tz=ZoneInfo(settings.passbot_timezone)))
+    app.use(require_approvers(settings.approvers, two_person=settings.passbot_two_person))
+    app.error(handle_error)
+    handlers.register(app)
+    if activity is not None:
+        activity.install(app)
+    return app

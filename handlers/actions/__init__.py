@@ -1,0 +1,22 @@
+"""Buttons: approving an offered fix."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers.actions.fix import handle_fix_apply_button
+from handlers.ids import ActionId
+
+ACTIONS: dict[ActionId, Callable[..., Awaitable[Any]]] = {
+    ActionId.FIX_APPLY: handle_fix_apply_button,
+    ActionId.FIX_APPLY_ALTERNATIVE: handle_fix_apply_button,
+}
+
+
+def register(app: AsyncApp) -> None:
+    """Register every button's listener."""
+    for action_id, listener in ACTIONS.items():
+        app.action(action_id.value)(listener)

@@ -1,0 +1,74 @@
+"""`/passcheck [days]`: one reconciliation, summarised on a card, every finding in the thread."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.findings import SEVERITY_ORDER, Finding
+from core.reconcile import ReconcileReport
+from handlers.blocks.diagnose import MARK, SHOWN_LINES
+from handlers.blocks.kit import (
+    Block,
+    Message,
+    code,
+    context,
+    escape,
+    header,
+    line_sections,
+    message,
+    paged,
+    section,
+    summarised,
+)
+
+
+def _finding_line(finding: Finding, schools: Mapping[str, str]) -> str:
+    where = " · ".join(
+        x
+        for x in (
+            escape(schools.get(finding.tenant, finding.tenant)) if finding.tenant else "",
+            code(finding.session) if finding.session else "",
+        )
+        if x
+    )
+    hint = f" → `/fixpass {escape(finding.email)}`" if finding.email and finding.fix else ""
+    return (
+        f"{MARK[finding.severity]} *{escape(finding.kind.value)}* "
+        f"{'· ' + where + ' ' if where else ''}— {escape(finding.summary)}{hint}"
+    )
+
+
+def build_check_report(
+    report: ReconcileReport, *, mode: str, schools: Mapping[str, str]
+) -> tuple[Message, list[Message]]:
+    """The reconciliation card and its thread (every finding)."""
+    rate = report.fulfilment_rate
+    days = max(1, round((report.window.end - report.window.start).total_seconds() / 86400))
+    accounts = ", ".join(
+        f"{escape(a.account)} {'ok' if a.ok else '🔴 unreachable'}" for a in report.accounts
+    )
+    findings = sorted(report.findings, key=lambda f: SEVERITY_ORDER[f.severity])
+    lines = [_finding_line(f, schools) for f in findings]
+    blocks: list[Block] = [
+        header(f"Pass check — the last {days} days ({mode} mode)"),
+        section(
+            f"*{report.paid_pass_sessions}* paid pass purchases · *{report.with_pass}* with a "
+            f"pass · fulfilment *{'—' if rate is None else f'{rate:.1%}'}* · "
+            f"{report.not_pass_sessions} other sessions"
+        ),
+        context(f"accounts: {accounts}"),
+    ]
+    if lines:
+        blocks += summarised(
+            lines, shown=SHOWN_LINES, title=f"*Findings* ({len(lines)})", more="findings"
+        )
+    else:
+        blocks.append(section("✅ No findings: every paid purchase has its pass."))
+    verdict = "needs attention" if report.needs_attention else "all good"
+    card = message(f"Pass check: {len(lines)} findings ({verdict})", blocks)
+    details = (
+        paged("All findings", line_sections(lines, title=f"*All findings* ({len(lines)})"))
+        if len(lines) > SHOWN_LINES
+        else []
+    )
+    return card, details

@@ -1,0 +1,47 @@
+"""/passcheck [days]: a reconciliation now, summarised on a card."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core.errors import UsageError
+from core.services import Services
+from handlers.blocks.check import build_check_report
+from handlers.blocks.errors import build_looking
+from handlers.ids import Command
+from handlers.messages import CARD_KEY, post, update
+from handlers.payloads import CommandPayload, parse_days
+
+
+async def handle_passcheck_command(
+    ack: AsyncAck,
+    command: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    services: Services,
+) -> None:
+    """Ack at once; post "reconciling…"; replace it with the report; every finding in the thread."""
+    asked = CommandPayload.model_validate(command)
+    try:
+        days = parse_days(asked.text, command=Command.PASSCHECK)
+    except UsageError as err:  # one line, nothing else
+        await ack(text=str(err))
+        return
+    await ack()
+    looking = build_looking(
+        f"Reconciling the last {days or services.lookback_days} days…", requested_by=asked.user_id
+    )
+    card = context[CARD_KEY] = await post(client, asked.channel_id, looking)
+    report, catalogue = await asyncio.gather(
+        services.check(days=days, actor=asked.user_id), services.catalogue()
+    )
+    schools = {t.id: t.name for t in catalogue.tenants}
+    result, details = build_check_report(report, mode=services.payments.mode, schools=schools)
+    await update(client, card, result)
+    for reply in details:
+        await post(client, card.channel, reply, thread_ts=card.ts)
