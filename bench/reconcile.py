@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                     tmp=Path(tmp),
                 )
             )
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     print(json.dumps(results, indent=2) if args.json else _table(results, args))
     return 0
 

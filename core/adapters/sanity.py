@@ -71,16 +71,15 @@ RELATED_QUERY = """{
   )]
 }"""
 
-# `endDate > $now` compares ISO strings, as the platform's visibility code does (§1.10). The users
-# referenced are matched by `_id` and by `clerkId` (legacy references hold a Clerk id).
-ACTIVE_QUERY = """{
-  "subscriptions": *[_type == "subscription" && isActive == true && endDate > $now]
-}{
-  subscriptions,
-  "refs": array::unique(subscriptions[defined(user._ref)].user._ref)
-}{
-  subscriptions,
-  "users": *[_type == "user" && (_id in ^.refs || clerkId in ^.refs)]
+# `endDate > $now` compares ISO strings, as the platform's visibility code does (§1.10). Each
+# subscription carries the user it references, dereferenced by id (`user->`): the audit needs
+# to know whether that user exists and its email, and a by-id lookup stays cheap however many
+# users there are (a second filter over all users, matched against every reference, does not).
+# Legacy references that hold a Clerk id resolve to nothing here, and the audit knows them by
+# their `user_` prefix.
+ACTIVE_QUERY = """*[_type == "subscription" && isActive == true && endDate > $now]{
+  ...,
+  "passbotReferencedUser": user->{_id, _type, clerkId, email, name, tenant}
 }"""
 
 # Users with the email (any case) or the Clerk ids, then everyone sharing their Clerk ids, then
@@ -203,7 +202,7 @@ class SanityPasses:
         result = await self._query(
             ACTIVE_QUERY, {"now": iso(now)}, action="reading active subscriptions"
         )
-        return _related(result)
+        return _active(result)
 
     async def customer(self, email: str, *, clerk_ids: Sequence[str]) -> Related:
         """Users with this email (any case) or these Clerk ids, everyone sharing their Clerk ids,
@@ -405,6 +404,19 @@ def _docs(result: Any, key: str | None = None) -> list[Mapping[str, Any]]:
     if not isinstance(value, list):
         return []
     return [d for d in value if isinstance(d, Mapping)]
+
+
+def _active(result: Any) -> Related:
+    """Active subscriptions with their dereferenced users (see ACTIVE_QUERY)."""
+    subscriptions: list[Subscription] = []
+    users: dict[str, SanityUser] = {}
+    for doc in _docs(result):
+        plain = {k: v for k, v in doc.items() if k != "passbotReferencedUser"}
+        subscriptions.append(Subscription.from_json(plain))
+        user = doc.get("passbotReferencedUser")
+        if isinstance(user, Mapping) and isinstance(user.get("_id"), str):
+            users[user["_id"]] = SanityUser.from_json(user)
+    return Related(subscriptions=tuple(subscriptions), users=tuple(users.values()))
 
 
 def _related(result: Any) -> Related:

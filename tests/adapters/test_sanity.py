@@ -119,7 +119,7 @@ async def test_active_customer_bookings_and_logs_send_their_params() -> None:
     log = {"_id": "log-1", "_type": "webhookLog", "status": "success", "eventId": "evt_1"}
     recorder = Recorder(
         answers(
-            result({"subscriptions": [SUB], "users": [USER]}),
+            result([{**SUB, "passbotReferencedUser": USER}]),
             result({"subscriptions": [SUB], "users": [USER]}),
             result([instance]),
             result([log]),
@@ -132,6 +132,8 @@ async def test_active_customer_bookings_and_logs_send_their_params() -> None:
     bookings = await passes.bookings(["u-1"])
     logs = await passes.webhook_logs(since=now)
     assert [s.id for s in active.subscriptions] == ["sub-1"]
+    assert "passbotReferencedUser" not in active.subscriptions[0].raw
+    assert [u.id for u in active.users] == ["u-1"]
     assert [u.id for u in customer.users] == ["u-1"]
     assert [(b.student_ref, b.booking_type, b.tenant_ref) for b in bookings] == [
         ("u-1", "clipcard", "tenant-a")
