@@ -134,6 +134,12 @@ class PassStore(Protocol):
         """Active, unexpired subscriptions and the users they reference (for the audit)."""
         ...
 
+    def active_subscription_pages(
+        self, *, now: datetime, page_size: int = 5000
+    ) -> AsyncIterator[Related]:
+        """The same, `page_size` passes per query, so an audit never holds them all at once."""
+        ...
+
     async def customer(self, email: str, *, clerk_ids: Sequence[str]) -> Related:
         """Users with this email (any case) or these Clerk ids, and all their subscriptions."""
         ...

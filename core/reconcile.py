@@ -153,6 +153,29 @@ class Reconciliation:
         if self.keep_purchases or purchase.findings:
             self.purchases.append(purchase)
 
+    def audit(self, facts: Facts, *, only: frozenset[str] | None = None) -> None:
+        """Audit subscriptions no judged purchase accounts for; call once all pages are in.
+        May be called once per page of subscriptions.
+
+        Args:
+            facts: the subscriptions (and the users they reference) to audit.
+            only: audit only these (a customer's); default: every active, unexpired one.
+        """
+        accounted = self.accounted | self.claimed
+        known = {s.id: s for s in (*self.unpaid.values(), *facts.sessions)}
+        idx = Index(
+            replace(facts, tenants=self.tenants, passes=self.passes, sessions=list(known.values()))
+        )
+        audited = [
+            s
+            for s in facts.subscriptions
+            if s.id not in accounted
+            and (only is None or s.id in only)
+            and (only is not None or in_audit(s, now=self.now))
+            and (self.tenant is None or subscription_tenant(s, idx) == self.tenant)
+        ]
+        self.findings.extend(audit_subscriptions(audited, idx, now=self.now))
+
     def finish(
         self,
         *,
@@ -160,35 +183,20 @@ class Reconciliation:
         audit: Facts | None = None,
         audit_subscription_ids: frozenset[str] | None = None,
     ) -> ReconcileReport:
-        """Audit unaccounted passes (from `audit`), lint passes, and build the report.
+        """Audit unaccounted passes (from `audit`, if given), lint passes, build the report.
 
         Args:
             accounts: how reading each Stripe account went.
-            audit: the subscriptions (and their users) to audit.
-            audit_subscription_ids: audit only these (a customer's); default: every active,
-                unexpired one in `audit`. Pass linting runs only for the default.
+            audit: subscriptions to audit now (or call `audit` page by page before).
+            audit_subscription_ids: audit only these (a customer's); pass linting runs only
+                when this is not given.
         """
+        if audit is not None:
+            self.audit(audit, only=audit_subscription_ids)
         findings = [_unreachable(a) for a in accounts if not a.ok]
         if self.tenant is not None:
             findings = [f for f in findings if f.tenant in (None, self.tenant)]
         findings += self.findings
-        accounted = self.accounted | self.claimed
-        if audit is not None:
-            known = {s.id: s for s in (*self.unpaid.values(), *audit.sessions)}
-            idx = Index(
-                replace(
-                    audit, tenants=self.tenants, passes=self.passes, sessions=list(known.values())
-                )
-            )
-            audited = [
-                s
-                for s in audit.subscriptions
-                if s.id not in accounted
-                and (audit_subscription_ids is None or s.id in audit_subscription_ids)
-                and (audit_subscription_ids is not None or in_audit(s, now=self.now))
-                and (self.tenant is None or subscription_tenant(s, idx) == self.tenant)
-            ]
-            findings.extend(audit_subscriptions(audited, idx, now=self.now))
         if audit_subscription_ids is None:
             passes = [p for p in self.passes if self.tenant is None or p.tenant_id == self.tenant]
             findings.extend(lint_passes(passes, now=self.now, bought=frozenset(self.bought)))

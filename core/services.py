@@ -223,11 +223,9 @@ class Services:
             progress=progress,
             collect=False,
         )
-        active = await self.passes.active_subscriptions(now=window.end)
-        return run.finish(
-            accounts=scans,
-            audit=Facts(subscriptions=active.subscriptions, users=active.users),
-        )
+        async for chunk in self.passes.active_subscription_pages(now=window.end):
+            run.audit(Facts(subscriptions=chunk.subscriptions, users=chunk.users))
+        return run.finish(accounts=scans)
 
     async def _related(self, page: Sequence[CheckoutSession]) -> Related:
         """One Sanity query for everything a page of purchases needs."""
@@ -265,14 +263,21 @@ class Services:
     # ------------------------------------------------------------------------------ fixing
 
     async def _judge_session(
-        self, session_id: str, *, actor: str | None
+        self,
+        session_id: str,
+        *,
+        actor: str | None,
+        look_first: Sequence[str | None] = (),
     ) -> tuple[Purchase, CheckoutSession, Related]:
         session_id = session_id.strip()
         if not session_id.startswith("cs_") or not session_id.isascii() or " " in session_id:
             raise UsageError(f"not a Checkout Session id: {session_id[:80]!r}")
         catalogue = await self.catalogue()
         accounts = [a for a, _ in self.accounts_of(catalogue)]
-        session = await self.payments.find_session(session_id, accounts=accounts)
+        hinted = [a for a in look_first if a in accounts]  # only the catalogue's accounts
+        session = await self.payments.find_session(session_id, accounts=hinted) if hinted else None
+        if session is None:
+            session = await self.payments.find_session(session_id, accounts=accounts)
         if session is None:
             raise NotFoundError(f"no Checkout Session {session_id} on any school's account")
         if not session.is_paid:
@@ -314,10 +319,21 @@ class Services:
             )
 
     async def preview_fix(
-        self, session_id: str, *, actor: str | None, alternative: str | None = None
+        self,
+        session_id: str,
+        *,
+        actor: str | None,
+        alternative: str | None = None,
+        look_first: Sequence[str | None] = (),
     ) -> FixOutcome:
-        """What `fix` would write, without writing."""
-        purchase, _, related = await self._judge_session(session_id, actor=actor)
+        """What `fix` would write, without writing.
+
+        `look_first`: the accounts the session is likely on (a diagnosis that just listed it
+        knows), asked before every school's; it saves a request per school.
+        """
+        purchase, _, related = await self._judge_session(
+            session_id, actor=actor, look_first=look_first
+        )
         plan = plan_fix(purchase, alternative=alternative)
         document = _preview(plan) or _existing(purchase, related)
         return FixOutcome(purchase.session.id, plan, purchase, False, document)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -78,6 +78,14 @@ RELATED_QUERY = """{
 # Legacy references that hold a Clerk id resolve to nothing here, and the audit knows them by
 # their `user_` prefix.
 ACTIVE_QUERY = """*[_type == "subscription" && isActive == true && endDate > $now]{
+  ...,
+  "passbotReferencedUser": user->{_id, _type, clerkId, email, name, tenant}
+}"""
+
+# The same, a page at a time in `_id` order (keyset pagination: each page starts after the last
+# id of the one before), so that an audit of 100k passes never holds them all at once.
+ACTIVE_PAGE_QUERY = """*[_type == "subscription" && isActive == true && endDate > $now
+    && _id > $after] | order(_id asc) [0...$size]{
   ...,
   "passbotReferencedUser": user->{_id, _type, clerkId, email, name, tenant}
 }"""
@@ -203,6 +211,24 @@ class SanityPasses:
             ACTIVE_QUERY, {"now": iso(now)}, action="reading active subscriptions"
         )
         return _active(result)
+
+    async def active_subscription_pages(
+        self, *, now: datetime, page_size: int = 5000
+    ) -> AsyncIterator[Related]:
+        """`active_subscriptions`, `page_size` at a time (one query per page)."""
+        after = ""
+        while True:
+            result = await self._query(
+                ACTIVE_PAGE_QUERY,
+                {"now": iso(now), "after": after, "size": page_size},
+                action="reading active subscriptions",
+            )
+            page = _active(result)
+            if page.subscriptions:
+                yield page
+            if len(page.subscriptions) < page_size:
+                return
+            after = page.subscriptions[-1].id
 
     async def customer(self, email: str, *, clerk_ids: Sequence[str]) -> Related:
         """Users with this email (any case) or these Clerk ids, everyone sharing their Clerk ids,

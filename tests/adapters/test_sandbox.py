@@ -566,3 +566,15 @@ async def test_clerk_is_retried_after_a_fault(load: Load, sleeps: Sleeps) -> Non
     assert sleeps.delays[0] == 2.0
     assert len(sleeps.delays) == 2
     assert (await wired.requests("clerk")) == {"GET /v1/users": 3}
+
+
+async def test_active_subscriptions_come_in_pages_that_add_up(load: Load) -> None:
+    wired = await load(with_documents(tiny(), *EXTRA_DOCS))
+    whole = await wired.passes.active_subscriptions(now=NOW)
+    pages = [page async for page in wired.passes.active_subscription_pages(now=NOW, page_size=1)]
+    assert [len(p.subscriptions) for p in pages] == [1] * len(whole.subscriptions)
+    ids = [s.id for p in pages for s in p.subscriptions]
+    assert ids == sorted(s.id for s in whole.subscriptions)
+    assert {u.id for p in pages for u in p.users} == {u.id for u in whole.users}
+    # one query per page, plus the one that found the end
+    assert (await wired.requests("sanity"))["POST /data/query"] == 1 + len(pages) + 1
