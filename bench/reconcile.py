@@ -8,8 +8,9 @@ the sandbox in its own process with the given latency added to every request, th
 * passbot: the real `passbot check --json` in a child process (wall time, peak RSS of that
   process, requests per service as the sandbox counted them);
 * the baseline: what the platform's scripts do — list each account's sessions, then one Sanity
-  query per paid pass session (`stripeSessionId == $id || stripePaymentId == $pi`), with the
-  same concurrency passbot is allowed — in a child process too.
+  query per paid pass session (`stripeSessionId == $id || stripePaymentId == $pi`), one at a
+  time as the scripts do (`--baseline-concurrency 1`, the default) or with passbot's own
+  concurrency (`--baseline-concurrency 8`, a generous baseline) — in a child process too.
 
 It prints a table and the command that reproduces it. Figures, not assertions: this is not a
 test. The baseline is skipped above `--baseline-max` (one query per session at 50 ms each).
@@ -88,7 +89,15 @@ def _child(argv: list[str], env: dict[str, str], tmp: Path) -> tuple[float, int,
     return wall, usage.ru_maxrss // 1024, out_path.read_text()
 
 
-def run_size(n: int, *, schools: int, latency_ms: int, baseline: bool, tmp: Path) -> dict[str, Any]:
+def run_size(
+    n: int,
+    *,
+    schools: int,
+    latency_ms: int,
+    baseline: bool,
+    tmp: Path,
+    baseline_concurrency: int = 1,
+) -> dict[str, Any]:
     """Benchmark one size; returns the figures."""
     world = generate_world(seed=n, schools=schools, purchases=n, days=35)
     world_path = tmp / f"world-{n}.json"
@@ -108,7 +117,11 @@ def run_size(n: int, *, schools: int, latency_ms: int, baseline: bool, tmp: Path
         }
         if baseline:
             before = _requests(env)
-            wall, rss, out = _child([PYTHON, "-m", "bench.baseline"], env, tmp)
+            wall, rss, out = _child(
+                [PYTHON, "-m", "bench.baseline"],
+                {**env, "PASSBOT_CONCURRENCY": str(baseline_concurrency)},
+                tmp,
+            )
             result["baseline"] = {
                 "seconds": wall,
                 "rss_mib": rss,
@@ -124,7 +137,8 @@ def run_size(n: int, *, schools: int, latency_ms: int, baseline: bool, tmp: Path
 def _table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"passbot check vs the scripts' baseline — {args.schools} schools, 35 days, "
-        f"+{args.latency_ms} ms per request, concurrency 8",
+        f"+{args.latency_ms} ms per request, passbot concurrency 8, "
+        f"baseline concurrency {args.baseline_concurrency}",
         "",
         f"{'purchases':>10} {'who':>9} {'wall s':>8} {'peak MiB':>9} {'stripe':>7} "
         f"{'sanity':>7} {'clerk':>6} {'total':>7}",
@@ -150,7 +164,8 @@ def _table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
         "reproduce: .venv/bin/python -m bench.reconcile "
         f"--sizes {','.join(str(r['n']) for r in results)} --schools {args.schools} "
-        f"--latency-ms {args.latency_ms} --baseline-max {args.baseline_max}",
+        f"--latency-ms {args.latency_ms} --baseline-max {args.baseline_max} "
+        f"--baseline-concurrency {args.baseline_concurrency}",
     ]
     return "\n".join(lines)
 
@@ -162,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schools", type=int, default=20)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--baseline-max", type=int, default=10000)
+    parser.add_argument("--baseline-concurrency", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     results = []
@@ -175,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                     latency_ms=args.latency_ms,
                     baseline=n <= args.baseline_max,
                     tmp=Path(tmp),
+                    baseline_concurrency=args.baseline_concurrency,
                 )
             )
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
