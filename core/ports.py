@@ -135,7 +135,7 @@ class PassStore(Protocol):
         ...
 
     def active_subscription_pages(
-        self, *, now: datetime, page_size: int = 5000
+        self, *, now: datetime, page_size: int = 10000
     ) -> AsyncIterator[Related]:
         """The same, `page_size` passes per query, so an audit never holds them all at once."""
         ...

@@ -213,7 +213,7 @@ class SanityPasses:
         return _active(result)
 
     async def active_subscription_pages(
-        self, *, now: datetime, page_size: int = 5000
+        self, *, now: datetime, page_size: int = 10000
     ) -> AsyncIterator[Related]:
         """`active_subscriptions`, `page_size` at a time (one query per page)."""
         after = ""
