@@ -82,7 +82,11 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     clock = FixedClock(settings.passbot_now) if settings.passbot_now else SystemClock()
     try:
         yield Services(
-            payments=StripePayments(stripe_client, mode=stripe_mode(stripe_key)),
+            payments=StripePayments(
+                stripe_client,
+                mode=stripe_mode(stripe_key),
+                concurrency=settings.passbot_concurrency,
+            ),
             passes=SanityPasses(
                 sanity_http,
                 dataset=settings.sanity_dataset,

@@ -247,14 +247,20 @@ class Services:
             self.catalogue(), self.users.users_by_email(address)
         )
         clerk_ids = sorted({c.id for c in clerk_users})
-        customer = await self.passes.customer(address, clerk_ids=clerk_ids)
-        known_ids = set(clerk_ids) | {u.clerk_id for u in customer.users if u.clerk_id}
+
+        async def customer_and_bookings() -> tuple[Related, set[str], list[Booking]]:
+            customer = await self.passes.customer(address, clerk_ids=clerk_ids)
+            known_ids = set(clerk_ids) | {u.clerk_id for u in customer.users if u.clerk_id}
+            refs = sorted({u.id for u in customer.users} | known_ids)
+            return customer, known_ids, (await self.passes.bookings(refs) if refs else [])
+
+        # The Sanity reads need only the Clerk ids: they run while the accounts are scanned.
+        (customer, known_ids, bookings), (sessions, scans) = await asyncio.gather(
+            customer_and_bookings(), self._scan(self.accounts_of(catalogue), window)
+        )
         wanted = normalise_email(address)
-        sessions, scans = await self._scan(self.accounts_of(catalogue), window)
         mine = [s for s in sessions if s.user_id in known_ids or normalise_email(s.email) == wanted]
         related = [customer, await self._related(mine)]
-        refs = sorted({u.id for u in customer.users} | known_ids)
-        bookings = await self.passes.bookings(refs) if refs else []
         facts = _facts(catalogue, mine, scans, related, bookings=bookings)
         return diagnose(
             address, facts, clerk_users=clerk_users, now=window.end, window=window, actor=actor
@@ -409,14 +415,17 @@ def parse_email(text: str) -> str:
     if link is not None:
         value = link.group(1)
     value = value.strip()
+    if value[:7].lower() == "mailto:":  # a link copied as text
+        value = value[7:]
     local, _, domain = value.partition("@")
     if (
         not local
         or not domain
         or "@" in domain
         or "." not in domain.strip(".")
+        or not all(ch.isalnum() or ch in "-." for ch in domain)  # `x@y.no`, |, $ … are not
         or len(value) > 254
-        or any(ch.isspace() or ch in "<>,;\"'()[]\\" for ch in value)
+        or any(ch.isspace() or ch in "<>,;:\"'()[]\\" for ch in value)
         or not value.isprintable()
     ):
         shown = value if len(value) <= 60 else value[:57] + "…"

@@ -16,7 +16,11 @@ fifth for the control routes, each on a free port:
   400 "No signature header" (healthy); ``{"status": 500, "body": …}`` — 500 with that body;
   ``{"status": 307, "location": …}`` — that redirect (not to be followed); ``{"unreachable":
   true}`` — the connection closes without an answer;
-* ``GET /_sandbox/settings`` — the settings of :meth:`Sandbox.settings`, as JSON.
+* ``GET /_sandbox/settings`` — the settings of :meth:`Sandbox.settings`, as JSON;
+* ``GET /_sandbox/requests`` — the ``requests`` counts alone (cheap whatever the world's size);
+* ``GET /_sandbox/slack/log?after=N`` — ``slack.log`` from its N-th entry on (cheap polling);
+* ``GET /_sandbox/sanity/queries`` — the GROQ queries Sanity received, oldest first, each as
+  ``{"query", "params"}`` (the latest 10,000; a new world starts a new list).
 
 ``requests`` counts, besides the four services, ``cms`` (``POST /cms/webhook``) once it was probed.
 """
@@ -279,6 +283,8 @@ class Sandbox:
         app.router.add_post("/slack/socket/envelope", self._post_envelope)
         app.router.add_get("/_sandbox/settings", self._get_settings)
         app.router.add_get("/_sandbox/requests", self._get_requests)
+        app.router.add_get("/_sandbox/slack/log", self._get_slack_log)
+        app.router.add_get("/_sandbox/sanity/queries", self._get_sanity_queries)
 
         responses = web.Application(
             middlewares=[
@@ -328,6 +334,25 @@ class Sandbox:
 
     async def _get_requests(self, _request: web.Request) -> web.Response:
         return web.json_response(await self.requests())
+
+    def slack_log(self, after: int = 0) -> list[dict[str, Any]]:
+        """``slack.log`` from entry ``after`` on, without dumping the world (cheap polling)."""
+        return list(self.loaded.slack.log[max(0, after) :])
+
+    async def sanity_queries(self) -> list[dict[str, Any]]:
+        """The GROQ queries the Sanity stand-in received since the world was loaded, oldest
+        first, as ``{"query": text, "params": {…}}`` (the latest 10,000)."""
+        if self._node is None:
+            raise SandboxError("the sandbox is closed")
+        return await self._node.queries()
+
+    async def _get_slack_log(self, request: web.Request) -> web.Response:
+        raw = request.query.get("after", "0")
+        after = int(raw) if raw.isascii() and raw.isdigit() else 0
+        return web.json_response(self.slack_log(after))
+
+    async def _get_sanity_queries(self, _request: web.Request) -> web.Response:
+        return web.json_response(await self.sanity_queries())
 
     async def _get_settings(self, _request: web.Request) -> web.Response:
         return web.json_response(self.settings())

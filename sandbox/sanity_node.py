@@ -103,6 +103,13 @@ class SanityNode:
             answer: dict[str, Any] = await response.json(content_type=None)
             return dict(answer.get("requests", {}))
 
+    async def queries(self) -> list[dict[str, Any]]:
+        """The latest queries the Sanity server received (text and params), oldest first."""
+        async with self._session.get("/_sandbox/queries") as response:
+            response.raise_for_status()
+            answer: dict[str, Any] = await response.json(content_type=None)
+            return list(answer.get("queries", []))
+
     async def close(self) -> None:
         """Stop Node (closing its stdin makes it exit) and release everything."""
         await self._session.close()

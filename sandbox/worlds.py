@@ -682,3 +682,55 @@ def _break(b: _Builder, schools: list[JSON]) -> JSON:
 def demo_world() -> JSON:
     """The built-in demo: two schools, 300 purchases over 35 days, a dozen broken."""
     return generate_world(seed=7, schools=2, purchases=300, days=35)
+
+
+def add_customer_everywhere(
+    world: JSON,
+    *,
+    email: str,
+    missing: int = 3,
+    seed: int = 1,
+    first: str = "Vera",
+    last: str = "Vidde",
+) -> list[str]:
+    """Add one customer who bought a pass at every school of `world` (a `generate_world` world),
+    all fulfilled by the webhook except the first `missing` purchases. Changes `world` in place;
+    returns the new purchases' session ids, one per school, in the schools' order.
+
+    One Clerk account and one Sanity user (at the first school), as the platform makes them.
+    """
+    b = _Builder(
+        random.Random(seed),
+        datetime.fromisoformat(str(world["now"]).replace("Z", "+00:00")),
+        bool(world["stripe"].get("livemode")),
+        world,
+    )
+    docs = world["sanity"]["documents"]
+    schools: list[JSON] = []
+    for tenant in (d for d in docs if d.get("_type") == "tenant"):
+        passes = [
+            d
+            for d in docs
+            if d.get("_type") == "pass"
+            and (d.get("tenant") or {}).get("_ref") == tenant["_id"]
+            and d.get("name") in {name for name, *_ in PASSES}
+        ]
+        schools.append(
+            {
+                "tenant": tenant,
+                "account": tenant["stripeConnect"]["accountId"],
+                "passes": passes,
+                "slug": tenant["slug"]["current"],
+            }
+        )
+    user = _customer(b, schools[0], first=first, last=last, email=email)
+    sessions = []
+    for i, school in enumerate(schools):
+        pass_ = school["passes"][i % len(school["passes"])]
+        created = b.now - timedelta(hours=6 + 30 * i)
+        session = _purchase(b, school, user, pass_, created)
+        if i >= missing:
+            _webhook_pass(b, session, user["_id"], pass_)
+        session.pop("_event", None)
+        sessions.append(str(session["id"]))
+    return sessions

@@ -26,7 +26,8 @@
 // The Python sandbox (sandbox/sanity_node.py) starts this program, reads the line
 // `LISTENING <port>` from its standard output, and drives it through the private routes under
 // /_sandbox/: load (documents, settings, faults), dump (documents, counts, fault counts),
-// requests (the counts alone, cheap at any size), health.
+// requests (the counts alone, cheap at any size), queries (the text and params of the latest
+// queries received, so tests can check that values arrive only as params), health.
 // The program exits when its standard input closes (the Python process ended) or when its parent
 // process changes, so it never outlives the sandbox that started it.
 
@@ -50,8 +51,12 @@ const state = {
   views: new Map(), // perspective -> View
   faults: [], // {index, method, path, status, count, delay_ms, retry_after}
   requests: new Map(), // "METHOD /template" -> count
+  queries: [], // {query, params} of the latest API queries, oldest first (at most MAX_QUERIES)
   transactionIds: new Set(),
 }
+
+// How many received queries `/_sandbox/queries` keeps (tests read what passbot asked).
+const MAX_QUERIES = 10_000
 
 const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
@@ -580,6 +585,8 @@ async function handleQuery(req, res, url, version) {
   if (typeof query !== 'string' || query === '') {
     throw nestedError(400, 'httpBadRequest', 'Missing query parameter "query"')
   }
+  state.queries.push({query, params})
+  if (state.queries.length > MAX_QUERIES) state.queries.splice(0, state.queries.length - MAX_QUERIES)
   const started = process.hrtime.bigint()
   const perspective = perspectiveFor(version, options.perspective)
   const result = await runQuery(query, params, perspective)
@@ -958,6 +965,7 @@ async function load(body) {
   view('published').index(['_type']) // ready for the first query
   state.faults = Array.isArray(body.faults) ? body.faults : []
   state.requests = new Map()
+  state.queries = []
   state.transactionIds = new Set()
   return {ok: true, documents: docs.size}
 }
@@ -984,6 +992,9 @@ async function serveControl(req, res, url) {
   if (url.pathname === '/_sandbox/dump' && req.method === 'GET') return send(res, 200, dump())
   if (url.pathname === '/_sandbox/requests' && req.method === 'GET') {
     return send(res, 200, {requests: Object.fromEntries(state.requests)})
+  }
+  if (url.pathname === '/_sandbox/queries' && req.method === 'GET') {
+    return send(res, 200, {queries: state.queries})
   }
   if (url.pathname === '/_sandbox/health' && req.method === 'GET') return send(res, 200, {ok: true})
   throw flatError(404, `No route for ${req.method} ${url.pathname}`)

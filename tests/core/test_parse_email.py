@@ -17,6 +17,10 @@ GOOD = [
     ("kari@example.com\n", "kari@example.com"),
     ("\tkari@example.com\t", "kari@example.com"),
     ("ø.æ.å@eksempel.no", "ø.æ.å@eksempel.no"),
+    ("mailto:kari@example.com", "kari@example.com"),
+    ("MAILTO:kari@example.com", "kari@example.com"),
+    ("<mailto:kari@example.com>", "kari@example.com"),
+    ("用户@例子.广告", "用户@例子.广告"),
 ]
 
 BAD = [
@@ -52,6 +56,13 @@ BAD = [
     "*[_type == 'user']",
     "$email",
     "kari@example.com\u200b ola@example.com",
+    "`kari@example.com`",
+    "https://example.com/?kari@example.com",
+    "kari@example.com|kari@example.com",
+    "kari@exa$mple.com",
+    "kari@example.com/",
+    "mailto:",
+    "mailto:kari@example.com mailto:ola@example.com",
 ]
 
 

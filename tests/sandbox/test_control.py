@@ -113,6 +113,36 @@ async def test_request_counts(fresh: Sandbox, http: httpx.AsyncClient, env: dict
     }
 
 
+async def test_received_queries_and_the_slack_log_read_cheaply(
+    fresh: Sandbox, http: httpx.AsyncClient, env: dict[str, str]
+) -> None:
+    sanity = f"{env['SANITY_API_HOST']}/{env['SANITY_API_VERSION']}/data"
+    token = {"Authorization": f"Bearer {env['SANITY_API_TOKEN']}"}
+    await http.get(f"{sanity}/query/test", params={"query": "$a", "$a": '"x"'}, headers=token)
+    await http.post(f"{sanity}/query/test", json={"query": "*[_id == $id]", "params": {"id": "y"}},
+                    headers=token)  # fmt: skip
+    await http.post(f"{sanity}/query/test", json={"query": "*[broken"}, headers=token)
+    expected = [
+        {"query": "$a", "params": {"a": "x"}},
+        {"query": "*[_id == $id]", "params": {"id": "y"}},
+        {"query": "*[broken", "params": {}},  # recorded even when it does not parse
+    ]
+    assert await fresh.sanity_queries() == expected
+    assert (await http.get(f"{fresh.url}/_sandbox/sanity/queries")).json() == expected
+
+    slack = AsyncWebClient(token=env["SLACK_BOT_TOKEN"], base_url=env["SLACK_API_URL"])
+    await slack.chat_postMessage(channel="C0PASSES", text="one")
+    await slack.chat_postMessage(channel="C0PASSES", text="two")
+    log = (await http.get(f"{fresh.url}/_sandbox/slack/log")).json()
+    assert [e["args"]["text"] for e in log] == ["one", "two"]
+    after = (await http.get(f"{fresh.url}/_sandbox/slack/log", params={"after": 1})).json()
+    assert after == log[1:] == fresh.slack_log(1)
+
+    await fresh.replace_world(copy.deepcopy(TINY_WORLD))  # a new world starts both afresh
+    assert await fresh.sanity_queries() == []
+    assert fresh.slack_log() == []
+
+
 async def test_faults(sandbox: Sandbox, tiny: dict[str, Any], http: httpx.AsyncClient) -> None:
     tiny["faults"] = [
         {
