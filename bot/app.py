@@ -18,15 +18,34 @@ from slack_bolt.listener.async_listener_completion_handler import (
 from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.errors import handle_error
-from bot.middleware import Deliveries, drop_redeliveries, inject, require_approvers
+from bot.middleware import (
+    Deliveries,
+    RejectMalformed,
+    drop_redeliveries,
+    inject,
+    keep_acks,
+    require_approvers,
+)
 from bot.settings import Settings
 from core.approvals import Approvals, ApprovalStore
+from core.batch import FixAll
 from core.errors import UsageError
+from core.feedback import Feedback
+from core.jobs import Jobs
 from core.services import Services
+from handlers.actions.dismiss import CardMemory
 
 
 class Activity:
@@ -87,6 +106,38 @@ class _Finished(AsyncListenerCompletionHandler):
         self.activity.finished()
 
 
+#: The longest `Retry-After` from Slack that is waited out; a longer one fails (named Slack).
+MAX_SLACK_RETRY_AFTER = 30
+
+
+class _RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (waits `Retry-After`, then retries), refusing to wait longer
+    than MAX_SLACK_RETRY_AFTER: a command should fail and say so rather than hang."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        ):
+            return False
+        assert response is not None
+        values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
+        wait = values[0] if values else "1"
+        return wait.isascii() and wait.isdigit() and int(wait) <= MAX_SLACK_RETRY_AFTER
+
+
+def slack_retry_handlers() -> list[AsyncRetryHandler]:
+    """Retries for passbot's Web API clients: connection errors (slack_sdk's default) and
+    rate limits (429, honouring `Retry-After`), which the default does not retry."""
+    return [*async_default_handlers(), _RateLimitRetry(max_retry_count=2)]
+
+
 def approval_store(services: Services) -> ApprovalStore:
     """The store the approvals share with the audit log (passbot's SQLite file)."""
     if isinstance(services.audit, ApprovalStore):
@@ -100,8 +151,10 @@ def build_app(
     *,
     store: ApprovalStore | None = None,
     activity: Activity | None = None,
+    jobs: Jobs | None = None,
 ) -> AsyncApp:
-    """The Bolt app over `services`.
+    """The Bolt app over `services` (and, for /passhealth, /passstats, customer reports and
+    "Not a problem", the scheduled jobs' use cases and finding history: `jobs`).
 
     Raises:
         UsageError: SLACK_BOT_TOKEN is not set.
@@ -120,12 +173,29 @@ def build_app(
     app = AsyncApp(
         name="passbot",
         logger=logging.getLogger("passbot.slack"),
-        client=AsyncWebClient(base_url=settings.slack_api_url),  # the token comes from authorize
+        # The token comes from authorize.
+        client=AsyncWebClient(
+            base_url=settings.slack_api_url, retry_handlers=slack_retry_handlers()
+        ),
         signing_secret=secret,  # empty: every HTTP request is refused (Socket Mode needs none)
         authorize=authorize,
     )
+    app.use(RejectMalformed())
+    app.use(keep_acks)
     app.use(drop_redeliveries(Deliveries()))
-    app.use(inject(services=services, approvals=approvals, tz=ZoneInfo(settings.passbot_timezone)))
+    app.use(
+        inject(
+            services=services,
+            approvals=approvals,
+            tz=ZoneInfo(settings.passbot_timezone),
+            jobs=jobs,
+            feedback=Feedback(jobs.history, services.clock) if jobs is not None else None,
+            fix_all=FixAll(
+                approvals, dismissed=jobs.history.dismissed_keys if jobs is not None else None
+            ),
+            cards=CardMemory(),
+        )
+    )
     app.use(require_approvers(settings.approvers, two_person=settings.passbot_two_person))
     app.error(handle_error)
     handlers.register(app)

@@ -1,12 +1,16 @@
 """Global middleware: what listeners are given, Slack's redeliveries dropped, approvers checked.
 
-* `inject` puts `services`, `approvals` and the display time zone `tz` in the context, whence
-  Bolt hands them to listeners by name.
+* `inject` puts `services`, `approvals` and the display time zone `tz` in the context (and the
+  app's other use cases: `jobs`, `feedback`, `fix_all`, `cards`), whence Bolt hands them to
+  listeners by name.
 * `drop_redeliveries` answers 200 and does nothing for a request already seen: Slack's retries
   (`X-Slack-Retry-Num` over HTTP; in Socket Mode Bolt copies an envelope's `retry_attempt` into
   the same header) and Socket Mode redeliveries carry the same trigger or event id. The claim in
   passbot's store makes an approval apply once even when this middleware cannot tell (another
   process, a restart); this only spares the work.
+* `RejectMalformed` answers 400 for a signed body that is not a readable slash command or
+  button press (see `malformed`).
+* `keep_acks` gives each request an `ack` whose response cannot be unset (see `KeptAck`).
 * `require_approvers` lets an approve button through only for the people in `PASSBOT_APPROVERS`
   (user ids, or user-group ids resolved with usergroups.users.list) and, with
   `PASSBOT_TWO_PERSON`, not for the person who asked for the card. Everyone else gets a private
@@ -21,8 +25,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import tzinfo
 from typing import Any
 
+from pydantic import ValidationError
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -34,7 +41,7 @@ from handlers.blocks.errors import build_forbidden, build_unknown_requester
 from handlers.blocks.kit import Message
 from handlers.ids import APPROVAL_ACTIONS
 from handlers.messages import group_members, tell, user_email
-from handlers.payloads import FixButtonValue
+from handlers.payloads import CommandPayload, FixButtonValue
 
 Next = Callable[[], Awaitable[None]]
 Middleware = Callable[..., Awaitable[BoltResponse | None]]
@@ -42,13 +49,16 @@ Middleware = Callable[..., Awaitable[BoltResponse | None]]
 logger = logging.getLogger(__name__)
 
 
-def inject(*, services: Services, approvals: Approvals, tz: tzinfo) -> Middleware:
-    """Middleware putting the use cases and the time zone in every request's context."""
+def inject(*, services: Services, approvals: Approvals, tz: tzinfo, **extra: object) -> Middleware:
+    """Middleware putting the use cases and the time zone (and anything `extra` names) in every
+    request's context."""
 
     async def inject_services(context: AsyncBoltContext, next: Next) -> None:
         context["services"] = services
         context["approvals"] = approvals
         context["tz"] = tz
+        for name, value in extra.items():
+            context[name] = value
         await next()
 
     return inject_services
@@ -180,3 +190,79 @@ def require_approvers(approvers: frozenset[str], *, two_person: bool) -> Middlew
         return BoltResponse(status=200, body="")
 
     return require_approver
+
+
+class KeptAck(AsyncAck):
+    """An `ack` whose response, once set, stays set.
+
+    When a listener fails after acknowledging, Bolt's asyncio runner (slack_bolt 1.30,
+    `listener/asyncio_runner.py`) sets `ack.response = None` before running the error handler's
+    aftermath; if that happens within its 10 ms poll for the ack, the request that *was*
+    acknowledged is answered 404 ("unhandled request", "didn't call ack()") three seconds later —
+    e.g. when Slack refuses the "looking…" post at once. Keeping the response fixes that.
+    """
+
+    _kept: BoltResponse | None = None
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # untyped in bolt
+
+    @property
+    def response(self) -> BoltResponse | None:
+        return self._kept
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        if value is not None:
+            self._kept = value
+
+
+async def keep_acks(context: AsyncBoltContext, next: Next) -> None:
+    """Middleware giving every request a `KeptAck` (before any listener asks for `ack`)."""
+    context["ack"] = KeptAck()
+    await next()
+
+
+def malformed(body: object) -> str | None:
+    """Why a signed request's body cannot be handled (None when it can): a slash command without
+    its user or channel, a button press without a readable user or pressed element. Slack never
+    sends these; answering 400 beats a traceback deep in Bolt or a listener."""
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    if "command" in body:
+        try:
+            CommandPayload.model_validate(body)
+        except ValidationError:
+            return "a slash command without a user_id or channel_id"
+        return None
+    if body.get("type") == "block_actions":
+        user = body.get("user")
+        found = body.get("actions")
+        first = found[0] if isinstance(found, list) and found else None
+        if not (isinstance(user, dict) and isinstance(user.get("id"), str)):
+            return "a button press without a user"
+        if not (isinstance(first, dict) and isinstance(first.get("action_id"), str)):
+            return "a button press without the element pressed"
+    return None
+
+
+class RejectMalformed(AsyncMiddleware):
+    """Middleware answering 400 (and logging one line) for a body `malformed` refuses.
+
+    Class-based on purpose: Bolt builds a function middleware's arguments from the body first
+    (`action`, from `actions[0]`), which fails on exactly these bodies.
+    """
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        del resp
+        problem = malformed(req.body)
+        if problem is None:
+            return await next()
+        logger.warning("refused a malformed request: %s", problem)
+        return BoltResponse(status=400, body=problem)

@@ -19,6 +19,7 @@ before anything was posted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: How often `catch_up` looks for missed or failed runs.
 CATCH_UP_EVERY = timedelta(minutes=15)
+#: How long a stopping scheduler lets a run in progress finish.
+DRAIN_SECONDS = 60.0
 
 
 def _day(local: datetime) -> str:
@@ -132,6 +135,11 @@ class Scheduler:
         self.tz = ZoneInfo(timezone)
         self.schedule = {spec.name: spec for spec in schedule}
         self.triggers = {spec.name: CronTrigger(timezone=self.tz, **spec.cron) for spec in schedule}
+        #: Called with the outcomes of each catch-up APScheduler runs (`passbot serve` reports).
+        self.on_catch_up: Callable[[list[RunOutcome]], None] | None = None
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def period(self, job: str, now: datetime | None = None) -> Period | None:
         """The job's latest occurrence at or before `now` (default: the clock's now)."""
@@ -206,13 +214,44 @@ class Scheduler:
         self.jobs.mark_warned(data)
         return True, posted_id
 
+    @asynccontextmanager
+    async def _busy(self) -> AsyncIterator[None]:
+        self._running += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+
+    async def _scheduled_run(self, job: str) -> RunOutcome:
+        async with self._busy():
+            return await self.run(job)
+
+    async def _scheduled_catch_up(self) -> list[RunOutcome]:
+        async with self._busy():
+            outcomes = await self.catch_up()
+        if self.on_catch_up is not None:
+            self.on_catch_up(outcomes)
+        return outcomes
+
+    async def idle(self, timeout: float) -> bool:  # noqa: ASYNC109 - a wait with a bound
+        """Wait until no scheduled run is in progress; False if `timeout` seconds pass first."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
     def start(self) -> AsyncIOScheduler:
         """Start APScheduler in the running event loop: each job on its cron trigger, and
         `catch_up` now and every 15 minutes. The caller shuts it down."""
         aps = AsyncIOScheduler(timezone=self.tz)
         for job, trigger in self.triggers.items():
             aps.add_job(
-                self.run,
+                self._scheduled_run,
                 trigger=trigger,
                 args=[job],
                 id=job,
@@ -221,7 +260,7 @@ class Scheduler:
                 misfire_grace_time=int(CATCH_UP_EVERY.total_seconds()),
             )
         aps.add_job(
-            self.catch_up,
+            self._scheduled_catch_up,
             trigger="interval",
             seconds=int(CATCH_UP_EVERY.total_seconds()),
             id="catch_up",
@@ -249,29 +288,67 @@ def build_jobs(
 
 
 @asynccontextmanager
-async def scheduler_for(
-    settings: Settings, services: Services, poster: Poster
-) -> AsyncIterator[Scheduler]:
-    """A `Scheduler` over the settings' PASSBOT_DB and health check (not started)."""
+async def jobs_for(settings: Settings, services: Services) -> AsyncIterator[Jobs]:
+    """The jobs over the settings' PASSBOT_DB (finding history and run ledger) and health check;
+    the history is closed after."""
     history = build_history(settings)
     try:
         async with build_health(settings, services) as health:
-            jobs = build_jobs(settings, services, history=history, health=health)
-            yield Scheduler(
-                jobs, history, poster, clock=services.clock, timezone=settings.passbot_timezone
-            )
+            yield build_jobs(settings, services, history=history, health=health)
     finally:
         history.close()
 
 
 @asynccontextmanager
-async def running_scheduler(
-    settings: Settings, services: Services, poster: Poster
+async def scheduler_for(
+    settings: Settings,
+    services: Services,
+    poster: Poster,
+    *,
+    jobs: Jobs | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Scheduler]:
-    """For `passbot serve`: the scheduler, started (catching up at once), stopped on exit."""
-    async with scheduler_for(settings, services, poster) as scheduler:
+    """A `Scheduler` (not started) over `jobs`, or over jobs of its own (`jobs_for`); its periods
+    by `clock` (default: the services')."""
+    if jobs is not None:
+        yield Scheduler(
+            jobs,
+            jobs.ledger,
+            poster,
+            clock=clock or services.clock,
+            timezone=settings.passbot_timezone,
+        )
+        return
+    async with jobs_for(settings, services) as own:
+        yield Scheduler(
+            own,
+            own.ledger,
+            poster,
+            clock=clock or services.clock,
+            timezone=settings.passbot_timezone,
+        )
+
+
+@asynccontextmanager
+async def running_scheduler(
+    settings: Settings,
+    services: Services,
+    poster: Poster,
+    *,
+    jobs: Jobs | None = None,
+    on_catch_up: Callable[[list[RunOutcome]], None] | None = None,
+    drain: float = DRAIN_SECONDS,
+) -> AsyncIterator[Scheduler]:
+    """For `passbot serve`: the scheduler, started (catching up at once), stopped on exit — no
+    new run starts, and a run in progress may finish (up to `drain` seconds) before APScheduler
+    shuts down, so that a post is never cut in half."""
+    async with scheduler_for(settings, services, poster, jobs=jobs) as scheduler:
+        scheduler.on_catch_up = on_catch_up
         aps = scheduler.start()
         try:
             yield scheduler
         finally:
+            aps.pause()
+            if not await scheduler.idle(drain):
+                logger.warning("a scheduled run was still going after %.0f s; stopped", drain)
             aps.shutdown(wait=False)

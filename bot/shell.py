@@ -31,6 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Activity, build_app
 from bot.container import build_services
+from bot.scheduler import jobs_for
 from bot.serve import EVENTS_PATH, serving
 from bot.settings import Settings
 
@@ -351,6 +352,8 @@ HELP = """Type what you would type in Slack:
   /fixpass EMAIL     everything about one customer, with fixes to approve
   /passcheck [days]  a reconciliation now
   /passaudit         the fixes applied
+  /passhealth        webhook and configuration health
+  /passstats         fulfilment, time to resolve, false positives, reports
   1, 2, …            press that button of the latest message with buttons
   as U…              act as another Slack user of the world
   quit               end (Ctrl-D too)"""
@@ -403,9 +406,9 @@ async def run_shell(
             or next(iter(workspace.users), "U0SHELL")
         )
         channel = next(iter(workspace.channels), "C0SHELL")
-        async with build_services(settings) as services:
+        async with build_services(settings) as services, jobs_for(settings, services) as jobs:
             activity = Activity()
-            app = build_app(settings, services, activity=activity)
+            app = build_app(settings, services, activity=activity, jobs=jobs)
             async with serving(app) as url, httpx.AsyncClient(timeout=60) as http:
                 out.write(
                     f"passbot shell — the Slack app on {url}, the sandbox at {box.url}\n"

@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -32,7 +32,7 @@ from core.errors import (
     UpstreamError,
     UsageError,
 )
-from core.findings import CreateDoc, Operation
+from core.findings import CreateDoc, Finding, Operation
 from core.fixes import FixPlan
 from core.models import JSON, parse_instant
 from core.rule import START_BASIS
@@ -237,18 +237,19 @@ class Approvals:
             self.services.diagnose(email, days=days, actor=requested_by),
             self.services.catalogue(),
         )
-        fixable: dict[str, dict[str, str]] = {}  # session → its alternatives (key → label)
-        for finding in diagnosis.findings:
-            if finding.fix is not None and finding.session:
-                alternatives = fixable.setdefault(finding.session, {})
-                alternatives.update({a.key: a.label for a in finding.fix.alternatives})
+        fixable = fixable_sessions(diagnosis.findings)
         sessions = list(fixable)
         jobs: list[tuple[str, str | None, str | None]] = []
         for session in sessions[:MAX_OFFERS]:
             jobs.append((session, None, None))
             jobs.extend((session, key, label) for key, label in fixable[session].items())
+        # The diagnosis listed each session on its account: look there first, not everywhere.
+        where = {p.session.id: p.session.account for p in diagnosis.purchases}
         previews = await asyncio.gather(
-            *(self._offer(s, alt, label, requested_by) for s, alt, label in jobs)
+            *(
+                self._offer(s, alt, label, requested_by, (where[s],) if s in where else ())
+                for s, alt, label in jobs
+            )
         )
         return Proposals(
             diagnosis=diagnosis,
@@ -257,12 +258,45 @@ class Approvals:
             not_offered=tuple(sessions[MAX_OFFERS:]),
         )
 
+    async def propose(
+        self, findings: Iterable[Finding], *, requested_by: str, limit: int = MAX_OFFERS
+    ) -> tuple[Offer, ...]:
+        """Proposals for the fixes of these findings, as a card offers them (the default fix and
+        its alternatives), for at most `limit` purchases in the findings' order; at most
+        `Services.concurrency` previews at once. A preview that fails (a service down, the fix
+        gone) leaves its finding without a button: what is posted stays useful."""
+        found = list(findings)
+        fixable = fixable_sessions(found)
+        # Each finding names its purchase's account: look there first, not everywhere.
+        where = {f.session: f.account for f in found if f.session}
+        jobs: list[tuple[str, str | None, str | None]] = []
+        for session in list(fixable)[:limit]:
+            jobs.append((session, None, None))
+            jobs.extend((session, key, label) for key, label in fixable[session].items())
+        gate = asyncio.Semaphore(max(1, self.services.concurrency))
+
+        async def one(session: str, alternative: str | None, label: str | None) -> Offer | None:
+            first = (where[session],) if session in where else ()
+            async with gate:
+                try:
+                    return await self._offer(session, alternative, label, requested_by, first)
+                except UpstreamError:
+                    return None
+
+        offers = await asyncio.gather(*(one(s, alt, label) for s, alt, label in jobs))
+        return tuple(o for o in offers if o is not None)
+
     async def _offer(
-        self, session: str, alternative: str | None, label: str | None, requested_by: str
+        self,
+        session: str,
+        alternative: str | None,
+        label: str | None,
+        requested_by: str,
+        look_first: tuple[str | None, ...] = (),
     ) -> Offer | None:
         try:
             preview = await self.services.preview_fix(
-                session, actor=requested_by, alternative=alternative
+                session, actor=requested_by, alternative=alternative, look_first=look_first
             )
         except (NotFoundError, RefusedError, UsageError):
             return None  # the card still shows the finding, without a button
@@ -363,6 +397,16 @@ class Approvals:
             if outcome_label not in ("applied", "already_fixed"):
                 self.store.release(claim.key, token=claim.token)
             self.record(approval, outcome_label)
+
+
+def fixable_sessions(findings: Iterable[Finding]) -> dict[str, dict[str, str]]:
+    """Purchases with a fix, in the findings' order: session → its alternatives (key → label)."""
+    fixable: dict[str, dict[str, str]] = {}
+    for finding in findings:
+        if finding.fix is not None and finding.session:
+            alternatives = fixable.setdefault(finding.session, {})
+            alternatives.update({a.key: a.label for a in finding.fix.alternatives})
+    return fixable
 
 
 def expect_plan(expected: str) -> Callable[[FixPlan], None]:

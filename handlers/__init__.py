@@ -6,8 +6,9 @@ from slack_bolt.async_app import AsyncApp
 
 
 def register(app: AsyncApp) -> None:
-    """Register every slash command and button listener on `app`."""
-    from handlers import actions, commands
+    """Register every slash command, button and modal listener on `app`."""
+    from handlers import actions, commands, views
 
     commands.register(app)
     actions.register(app)
+    views.register(app)

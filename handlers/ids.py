@@ -14,6 +14,8 @@ class Command(StrEnum):
     FIXPASS = "/fixpass"
     PASSCHECK = "/passcheck"
     PASSAUDIT = "/passaudit"
+    PASSHEALTH = "/passhealth"
+    PASSSTATS = "/passstats"
 
 
 class ActionId(StrEnum):
@@ -22,6 +24,8 @@ class ActionId(StrEnum):
 
     FIX_APPLY = "fix.apply"
     FIX_APPLY_ALTERNATIVE = "fix.apply_alternative"
+    FIX_ALL = "fix.apply_all"
+    FINDING_DISMISS = "finding.dismiss"
 
 
 class BlockId(StrEnum):
@@ -29,14 +33,25 @@ class BlockId(StrEnum):
 
     FIX = "fix"
     FIX_NOTE = "fix-note"
+    FIX_ALL = "fix-all"
+    FINDING = "finding"
+    DISMISS_REASON = "dismiss-reason"
 
 
 class CallbackId(StrEnum):
-    """Modal and shortcut callback ids. passbot opens no modals yet."""
+    """Modal and shortcut callback ids."""
+
+    DISMISS = "finding.dismiss_reason"
+
+
+class InputId(StrEnum):
+    """Action ids of input elements inside modals (read from the submission; no listener)."""
+
+    DISMISS_REASON = "reason"
 
 
 #: The buttons that approve a fix (authorised by the approvers' middleware).
-APPROVAL_ACTIONS = frozenset({ActionId.FIX_APPLY, ActionId.FIX_APPLY_ALTERNATIVE})
+APPROVAL_ACTIONS = frozenset({ActionId.FIX_APPLY, ActionId.FIX_APPLY_ALTERNATIVE, ActionId.FIX_ALL})
 
 
 def fix_block_id(proposal_id: str) -> str:
@@ -47,3 +62,13 @@ def fix_block_id(proposal_id: str) -> str:
 def fix_note_block_id(proposal_id: str) -> str:
     """The block id of the status line that replaces (or follows) a fix's buttons."""
     return f"{BlockId.FIX_NOTE}:{proposal_id}"
+
+
+def fix_all_block_id(batch_id: str) -> str:
+    """The block id of a summary's "Fix all N" actions block."""
+    return f"{BlockId.FIX_ALL}:{batch_id}"
+
+
+def finding_block_id(ref: str) -> str:
+    """The block id of a finding's section (its "Not a problem" button is the accessory)."""
+    return f"{BlockId.FINDING}:{ref}"

@@ -15,8 +15,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.errors import UpstreamError
-from handlers.blocks.kit import Message
+from core.errors import UpstreamError, UsageError
+from handlers.blocks.kit import Message, View
 from handlers.payloads import ActionPayload
 
 logger = logging.getLogger(__name__)
@@ -122,3 +122,10 @@ async def show_on_card(
         await replace_card(client, respond, press, msg)
     except UpstreamError as err:
         logger.warning("could not update the card: %s", err)
+
+
+async def open_view(client: AsyncWebClient, trigger_id: str | None, view: View) -> None:
+    """Open a modal for the person who pressed (views.open needs the press's trigger id)."""
+    if not trigger_id:
+        raise UsageError("this press carries no trigger id, so no form can be opened")
+    await _call("views.open", client.views_open(trigger_id=trigger_id, view=view))

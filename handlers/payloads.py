@@ -7,6 +7,7 @@ malformed becomes a `UsageError` (a safe sentence) rather than a KeyError deep i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -60,6 +61,114 @@ class FixButtonValue(_Slice):
             raise UsageError("this button's value is not one passbot made") from None
 
 
+class FixAllValue(_Slice):
+    """What a "Fix all N" button carries: the proposals it approves, in order. Each names a
+    stored proposal; what is written is re-derived from the server's state, item by item."""
+
+    proposals: tuple[str, ...] = Field(alias="p", min_length=1)
+
+    def encode(self) -> str:
+        """The compact JSON a button's `value` holds."""
+        text = json.dumps({"p": list(self.proposals)}, separators=(",", ":"))
+        assert len(text) <= MAX_VALUE
+        return text
+
+    @classmethod
+    def make(cls, proposals: Sequence[str]) -> FixAllValue:
+        """Build a value from the proposal ids."""
+        return cls.model_validate({"p": list(proposals)})
+
+    @classmethod
+    def decode(cls, raw: str | None) -> FixAllValue:
+        """Parse a button's value.
+
+        Raises:
+            UsageError: the value is not one of passbot's.
+        """
+        try:
+            value = cls.model_validate_json(raw or "")
+        except ValidationError:
+            raise UsageError("this button's value is not one passbot made") from None
+        if not all(0 < len(p) <= 64 for p in value.proposals):
+            raise UsageError("this button's value is not one passbot made")
+        return value
+
+
+class DismissValue(_Slice):
+    """What a "Not a problem" button carries: the finding's key, and the proposal id of the fix
+    offered beside it (whose buttons go when the finding is dismissed), if any."""
+
+    key: str = Field(alias="k", min_length=1, max_length=600)
+    fix: str | None = Field(default=None, alias="f", max_length=64)
+
+    def encode(self) -> str:
+        """The compact JSON a button's `value` holds."""
+        text = json.dumps({"k": self.key, "f": self.fix}, separators=(",", ":"))
+        assert len(text) <= MAX_VALUE
+        return text
+
+    @classmethod
+    def make(cls, key: str, *, fix: str | None) -> DismissValue:
+        """Build a value from its parts."""
+        return cls.model_validate({"k": key, "f": fix})
+
+    @classmethod
+    def decode(cls, raw: str | None) -> DismissValue:
+        """Parse a button's value.
+
+        Raises:
+            UsageError: the value is not one of passbot's.
+        """
+        try:
+            return cls.model_validate_json(raw or "")
+        except ValidationError:
+            raise UsageError("this button's value is not one passbot made") from None
+
+
+class DismissMeta(_Slice):
+    """The "why is this not a problem?" modal's private_metadata: which finding, and where its
+    card is (channel, ts, the finding's block, the fix beside it)."""
+
+    key: str = Field(alias="k", min_length=1, max_length=600)
+    fix: str | None = Field(default=None, alias="f", max_length=64)
+    channel: str | None = Field(default=None, alias="c", max_length=64)
+    ts: str | None = Field(default=None, alias="t", max_length=64)
+    block_id: str = Field(default="", alias="b", max_length=255)
+
+    def encode(self) -> str:
+        """As private_metadata (Slack keeps up to 3,000 characters)."""
+        return json.dumps(
+            {"k": self.key, "f": self.fix, "c": self.channel, "t": self.ts, "b": self.block_id},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def make(
+        cls,
+        value: DismissValue,
+        *,
+        channel: str | None,
+        ts: str | None,
+        block_id: str,
+    ) -> DismissMeta:
+        """The metadata of the modal opened from a press of `value`'s button."""
+        return cls.model_validate(
+            {"k": value.key, "f": value.fix, "c": channel, "t": ts, "b": block_id}
+        )
+
+    @classmethod
+    def decode(cls, raw: str | None) -> DismissMeta:
+        """Parse the modal's private_metadata.
+
+        Raises:
+            UsageError: it is not passbot's.
+        """
+        try:
+            return cls.model_validate_json(raw or "")
+        except ValidationError:
+            raise UsageError("this form is not one passbot made") from None
+
+
 class CommandPayload(_Slice):
     """A slash command, as Slack posts it."""
 
@@ -109,6 +218,7 @@ class ActionPayload(_Slice):
     message: MessageSlice | None = None
     actions: list[ActionSlice] = Field(min_length=1)
     response_url: str | None = None
+    trigger_id: str | None = None
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> ActionPayload:
@@ -145,6 +255,42 @@ class ActionPayload(_Slice):
         if self.container.is_ephemeral:
             return None
         return self.container.message_ts or (self.message.ts if self.message else None)
+
+
+class ViewState(_Slice):
+    """A submitted modal: its callback id, metadata and the inputs' values."""
+
+    id: str = ""
+    callback_id: str = ""
+    private_metadata: str = ""
+    state: dict[str, Any] = Field(default_factory=dict)
+
+    def text(self, block_id: str, action_id: str) -> str:
+        """The value of a plain-text input ("" when empty or absent)."""
+        values = self.state.get("values") or {}
+        element = (values.get(block_id) or {}).get(action_id) or {}
+        value = element.get("value") if isinstance(element, dict) else None
+        return str(value) if value is not None else ""
+
+
+class ViewSubmission(_Slice):
+    """A `view_submission` payload."""
+
+    user: SlackUser
+    view: ViewState
+    trigger_id: str | None = None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ViewSubmission:
+        """Parse a view_submission body.
+
+        Raises:
+            UsageError: the body is not a submission passbot can read.
+        """
+        try:
+            return cls.model_validate(body)
+        except ValidationError:
+            raise UsageError("this form could not be read") from None
 
 
 def parse_days(text: str, *, command: str) -> int | None:

@@ -1,4 +1,4 @@
-"""Buttons: approving an offered fix."""
+"""Buttons: approving an offered fix, "Fix all N", and "Not a problem"."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from handlers.actions.dismiss import handle_finding_dismiss_button
 from handlers.actions.fix import handle_fix_apply_button
+from handlers.actions.fix_all import handle_fix_all_button
 from handlers.ids import ActionId
 
 ACTIONS: dict[ActionId, Callable[..., Awaitable[Any]]] = {
     ActionId.FIX_APPLY: handle_fix_apply_button,
     ActionId.FIX_APPLY_ALTERNATIVE: handle_fix_apply_button,
+    ActionId.FIX_ALL: handle_fix_all_button,
+    ActionId.FINDING_DISMISS: handle_finding_dismiss_button,
 }
 
 

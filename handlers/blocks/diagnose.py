@@ -13,6 +13,7 @@ from core.approvals import Offer, Proposals
 from core.diagnose import Diagnosis, PassView
 from core.findings import SEVERITY_ORDER, Finding, Severity
 from core.purchase import Purchase
+from handlers.blocks.finding import finding_section
 from handlers.blocks.fix import build_offer, plural
 from handlers.blocks.kit import (
     MAX_BLOCKS,
@@ -113,11 +114,17 @@ def finding_text(finding: Finding) -> str:
 
 
 def _finding_blocks(
-    finding: Finding, offers: Mapping[str, list[Offer]], schools: Mapping[str, str], done: set[str]
+    finding: Finding,
+    offers: Mapping[str, list[Offer]],
+    schools: Mapping[str, str],
+    done: set[str],
+    seen: set[str],
 ) -> list[Block]:
-    blocks = [section(finding_text(finding))]
     session = finding.session
-    if finding.fix is not None and session and session in offers and session not in done:
+    offered = finding.fix is not None and session and session in offers and session not in done
+    fix = offers[session][0].proposal.id if offered and session else None
+    blocks = [finding_section(finding_text(finding), finding, fix=fix, seen=seen)]
+    if offered and session:
         done.add(session)
         blocks.extend(build_offer(offers[session], schools))
     elif finding.fix is not None and session and session not in done:
@@ -176,8 +183,9 @@ def build_diagnosis(
     findings = sorted(diagnosis.findings, key=lambda f: (f.fix is None, SEVERITY_ORDER[f.severity]))
     shown = 0
     done: set[str] = set()
+    seen: set[str] = set()
     for finding in findings:
-        group = _finding_blocks(finding, offers, schools, done)
+        group = _finding_blocks(finding, offers, schools, done, seen)
         if len(blocks) + len(group) > MAX_BLOCKS - _FOOTER:
             break
         blocks.extend(group)

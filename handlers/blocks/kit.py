@@ -36,8 +36,19 @@ MAX_CONFIRM_TEXT = 300
 MAX_CONFIRM_BUTTON = 30
 #: The top-level `text` (the notification fallback): Slack truncates at 40,000; we keep it short.
 MAX_FALLBACK_TEXT = 3000
+#: A modal: blocks, the title and its submit and close buttons, private_metadata; an input's
+#: label and a plain-text input's length.
+MAX_VIEW_BLOCKS = 100
+MAX_VIEW_TITLE = 24
+MAX_PRIVATE_METADATA = 3000
+MAX_INPUT_LABEL = 2000
+MAX_INPUT_LENGTH = 3000
 
 ELLIPSIS = "…"
+
+
+#: A modal view (views.open): a dict, like blocks.
+View = dict[str, Any]
 
 
 class Message(TypedDict):
@@ -79,11 +90,19 @@ def header(text: str) -> Block:
     return {"type": "header", "text": plain(text, MAX_HEADER_TEXT)}
 
 
-def section(text: str, *, block_id: str | None = None, fields: Sequence[str] = ()) -> Block:
-    """A section with mrkdwn text (and optional fields)."""
+def section(
+    text: str,
+    *,
+    block_id: str | None = None,
+    fields: Sequence[str] = (),
+    accessory: dict[str, Any] | None = None,
+) -> Block:
+    """A section with mrkdwn text (and optional fields, and an element beside it)."""
     block: Block = {"type": "section", "text": mrkdwn(text)}
     if fields:
         block["fields"] = [mrkdwn(f, MAX_FIELD_TEXT) for f in fields[:MAX_FIELDS]]
+    if accessory:
+        block["accessory"] = accessory
     if block_id:
         block["block_id"] = truncate(block_id, MAX_ID)
     return block
@@ -187,3 +206,55 @@ def summarised(lines: Sequence[str], *, shown: int, title: str, more: str) -> li
 def paged(text: str, blocks: Sequence[Block]) -> list[Message]:
     """Blocks split into messages of at most MAX_BLOCKS each (thread replies)."""
     return [message(text, blocks[i : i + MAX_BLOCKS]) for i in range(0, len(blocks), MAX_BLOCKS)]
+
+
+def text_input(
+    label: str,
+    *,
+    block_id: str,
+    action_id: str,
+    placeholder: str = "",
+    multiline: bool = False,
+    min_length: int = 0,
+    max_length: int = MAX_INPUT_LENGTH,
+) -> Block:
+    """An input block holding a plain-text input (modals only)."""
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": truncate(action_id, MAX_ID),
+        "multiline": multiline,
+        "max_length": min(max_length, MAX_INPUT_LENGTH),
+    }
+    if min_length:
+        element["min_length"] = min_length
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    return {
+        "type": "input",
+        "block_id": truncate(block_id, MAX_ID),
+        "label": plain(label, MAX_INPUT_LABEL),
+        "element": element,
+    }
+
+
+def modal(
+    title: str,
+    blocks: Iterable[Block],
+    *,
+    callback_id: str,
+    submit: str,
+    close: str = "Cancel",
+    private_metadata: str = "",
+) -> View:
+    """A modal view; its metadata must fit (it is never truncated: cut, it would be wrong)."""
+    if len(private_metadata) > MAX_PRIVATE_METADATA:
+        raise ValueError("private_metadata is over Slack's limit")
+    return {
+        "type": "modal",
+        "callback_id": truncate(callback_id, MAX_ID),
+        "title": plain(title, MAX_VIEW_TITLE),
+        "submit": plain(submit, MAX_VIEW_TITLE),
+        "close": plain(close, MAX_VIEW_TITLE),
+        "private_metadata": private_metadata,
+        "blocks": list(blocks)[:MAX_VIEW_BLOCKS],
+    }

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.approvals import Approvals
 from core.errors import UsageError
+from core.feedback import Feedback
 from core.services import parse_email
 from handlers.blocks.diagnose import build_diagnosis
 from handlers.blocks.errors import build_looking, usage_line
@@ -25,9 +26,11 @@ async def handle_fixpass_command(
     client: AsyncWebClient,
     context: AsyncBoltContext,
     approvals: Approvals,
+    feedback: Feedback | None,
     tz: tzinfo,
 ) -> None:
-    """Ack at once; post "looking…"; replace it with the diagnosis card; details in the thread."""
+    """Ack at once; post "looking…"; replace it with the diagnosis card; details in the thread.
+    Each lookup is a customer report (reports per week), its findings remembered."""
     asked = CommandPayload.model_validate(command)
     try:
         email = parse_email(asked.text)
@@ -35,9 +38,13 @@ async def handle_fixpass_command(
         await ack(text=usage_line(Command.FIXPASS, str(err)))
         return
     await ack()
+    if feedback is not None:
+        feedback.report(email, source="slack")
     looking = build_looking(f"Looking up {email}…", requested_by=asked.user_id)
     card = context[CARD_KEY] = await post(client, asked.channel_id, looking)
     proposals = await approvals.diagnose(email, requested_by=asked.user_id)
+    if feedback is not None:
+        feedback.shown(proposals.diagnosis)
     result, details = build_diagnosis(proposals, requested_by=asked.user_id, tz=tz)
     await update(client, card, result)
     for reply in details:

@@ -20,9 +20,11 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Activity, build_app
 from bot.container import build_services
+from bot.scheduler import jobs_for
 from bot.serve import EVENTS_PATH, serving
 from bot.settings import Settings
 from core.adapters.store import SqliteStore
+from core.jobs import Jobs
 from core.services import Services
 from sandbox import Sandbox
 
@@ -91,6 +93,7 @@ class Bot:
     secret: str
     activity: Activity
     triggers: list[str] = field(default_factory=list)
+    jobs: Jobs | None = None
 
     @property
     def store(self) -> SqliteStore:
@@ -256,13 +259,13 @@ async def running_bot(
     """The sandbox reset to `world`, the services built against it, the app on loopback."""
     await box.replace_world(world or slack_world())
     settings = settings_for(box, db, **overrides)
-    async with build_services(settings) as services:
+    async with build_services(settings) as services, jobs_for(settings, services) as jobs:
         activity = Activity()
-        app = build_app(settings, services, activity=activity)
+        app = build_app(settings, services, activity=activity, jobs=jobs)
         async with serving(app) as url, httpx.AsyncClient(timeout=30) as http:
             assert settings.slack_signing_secret is not None
             secret = settings.slack_signing_secret.get_secret_value()
-            bot = Bot(box, url, http, settings, services, secret, activity)
+            bot = Bot(box, url, http, settings, services, secret, activity, jobs=jobs)
             try:
                 yield bot
             finally:

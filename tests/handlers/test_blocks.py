@@ -30,7 +30,7 @@ from handlers.blocks.fix import (
     build_claim_lost,
 )
 from handlers.ids import ActionId
-from handlers.payloads import FixButtonValue
+from handlers.payloads import DismissValue, FixAllValue, FixButtonValue
 from tests.factories import EMAIL, NOW, TENANT_ID, World
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -99,10 +99,14 @@ def check_limits(message: kit.Message) -> None:
             assert len(node["text"]["text"]) <= kit.MAX_BUTTON_TEXT
             assert len(node["value"]) <= kit.MAX_BUTTON_VALUE
             assert node["action_id"] in set(ActionId)
-            FixButtonValue.decode(node["value"])
-            dialog = node["confirm"]
-            assert len(dialog["title"]["text"]) <= kit.MAX_CONFIRM_TITLE
-            assert len(dialog["text"]["text"]) <= kit.MAX_CONFIRM_TEXT
+            if node["action_id"] == ActionId.FINDING_DISMISS:  # asks why in a form: no dialog
+                DismissValue.decode(node["value"])
+            else:
+                value = FixAllValue if node["action_id"] == ActionId.FIX_ALL else FixButtonValue
+                value.decode(node["value"])
+                dialog = node["confirm"]
+                assert len(dialog["title"]["text"]) <= kit.MAX_CONFIRM_TITLE
+                assert len(dialog["text"]["text"]) <= kit.MAX_CONFIRM_TEXT
         for key in ("block_id", "action_id"):
             assert len(node.get(key, "")) <= kit.MAX_ID
 
