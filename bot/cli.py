@@ -269,7 +269,9 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from bot.demo import run_demo
 
-        return await run_demo(_load_world(args.world), world_path=args.world)
+        return await run_demo(
+            _load_world(args.world), world_path=args.world, make_settings=_settings
+        )
     if args.command == "shell":
         return await _shell(args)
     async with _environment(args) as settings:

@@ -32,8 +32,10 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import Activity, build_app
 from bot.container import build_services
 from bot.scheduler import jobs_for
-from bot.serve import EVENTS_PATH, serving
+from bot.serve import EVENTS_PATH, serving, slack_poster
 from bot.settings import Settings
+from bot.slack_poster import SlackPoster
+from core.jobs import Jobs
 
 TEAM_ID = "T0SANDBOX"
 RULE = "─" * 72
@@ -151,7 +153,9 @@ class Console:
         channel: str,
         out: TextIO,
         read: Reader,
+        run_job: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
+        self.run_job = run_job
         self.sandbox_url = sandbox_url
         self.app_url = app_url
         self.http = http
@@ -344,6 +348,10 @@ class Console:
             elif line.startswith("as "):
                 self.user = line[3:].strip() or self.user
                 self.say(f"(you are now {self.user})")
+            elif line.startswith("run ") and self.run_job is not None:
+                self.say(await self.run_job(line[4:].strip()))
+                await self.activity.idle()
+                await self.show_new()
             else:
                 self.say("(type a slash command, a button number, `as U…`, help or quit)")
 
@@ -356,6 +364,7 @@ HELP = """Type what you would type in Slack:
   /passstats         fulfilment, time to resolve, false positives, reports
   1, 2, …            press that button of the latest message with buttons
   as U…              act as another Slack user of the world
+  run JOB            run a scheduled job now, as at its time: summary, sweep, early_warning, health
   quit               end (Ctrl-D too)"""
 
 
@@ -429,6 +438,7 @@ async def run_shell(
                     channel=channel,
                     out=out,
                     read=read,
+                    run_job=_job_runner(jobs, slack_poster(settings, services, channel)),
                 )
                 console.seen = len((await box.dump_world())["slack"]["log"])
                 await console.run()
@@ -444,6 +454,28 @@ async def run_shell(
         finally:
             await box.close()
             tmp.cleanup()
+
+
+def _job_runner(jobs: Jobs, poster: SlackPoster) -> Callable[[str], Awaitable[str]]:
+    """`run JOB` in the shell: the job's data, posted through the same Slack poster the
+    scheduler uses (so what appears is what the channel would get at 09:00)."""
+
+    async def run(name: str) -> str:
+        if name in ("summary", "sweep"):
+            await poster.post_summary(await jobs.summary(weekly=name == "sweep"))
+        elif name == "early_warning":
+            warning = await jobs.early_warning()
+            if not warning.findings:
+                return "(early warning: no purchase 15–75 minutes old is without its pass)"
+            await poster.post_warning(warning)
+            jobs.mark_warned(warning)
+        elif name == "health":
+            await poster.post_health(await jobs.health())
+        else:
+            return "(run summary, sweep, early_warning or health)"
+        return f"(the {name} job ran, as the scheduler runs it)"
+
+    return run
 
 
 def line_reader(stream: TextIO, out: TextIO) -> Reader:
