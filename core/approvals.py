@@ -323,10 +323,16 @@ class Approvals:
         """Claim the purchase for this approval; a lost claim says who holds it.
 
         Raises:
-            UsageError: the button does not match the proposal it names (not one passbot made).
+            UsageError: the button names no proposal passbot made (a tampered value, or a card
+                from before passbot's state was reset), or does not match the one it names.
         """
         stored = self.store.proposal(approval.proposal)
-        if stored is not None and (
+        if stored is None:
+            raise UsageError(
+                "this button names no fix passbot proposed here; nothing written — "
+                "run /fixpass again for a fresh card"
+            )
+        if (
             stored.session != approval.session
             or stored.alternative != approval.alternative
             or stored.plan_hash != approval.plan_hash

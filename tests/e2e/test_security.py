@@ -247,6 +247,7 @@ async def test_tampered_button_values_write_nothing(box: Sandbox, tmp_path: Path
             "an alternative not offered": {**mine, "a": "free_forever"},
             "a different plan hash": {**mine, "h": "0" * 16},
             "no such proposal, a made-up hash": {**mine, "p": unknown, "h": "0" * 16},
+            "no such proposal, the genuine session and hash": {**mine, "p": unknown},
             "a session that does not exist": {**mine, "p": unknown, "s": "cs_test_" + "0" * 40},
             "GROQ for a session": {**mine, "p": unknown, "s": 'cs_"]|*[_type=="user"]'},
         }
