@@ -176,7 +176,7 @@ class Jobs:
         rows: list[PurchaseRow] = []
 
         async def on_page(page: list[CheckoutSession]) -> None:
-            related = await services._related(page)
+            related = await services.related_to(page)
             # No await from here on: the page is judged and drained in one step.
             before = len(run.purchases)
             run.add_page(
@@ -187,7 +187,7 @@ class Jobs:
             rows.extend(purchase_row(p, documents) for p in judged)
             run.purchases[before:] = [p for p in judged if p.findings]
 
-        _, scans = await services._scan(
+        _, scans = await services.scan(
             services.accounts_of(catalogue), window, on_page=on_page, collect=False
         )
         audit_facts = None

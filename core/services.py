@@ -134,7 +134,7 @@ class Services:
         ]
         return [*pairs, (None, None)]
 
-    async def _scan(
+    async def scan(
         self,
         accounts: Sequence[tuple[str | None, str | None]],
         window: Window,
@@ -211,12 +211,12 @@ class Services:
         )
 
         async def on_page(page: list[CheckoutSession]) -> None:
-            related = await self._related(page)
+            related = await self.related_to(page)
             run.add_page(
                 Facts(sessions=page, subscriptions=related.subscriptions, users=related.users)
             )
 
-        _, scans = await self._scan(
+        _, scans = await self.scan(
             self.accounts_of(catalogue, tenant_id),
             window,
             on_page=on_page,
@@ -227,7 +227,7 @@ class Services:
             run.audit(Facts(subscriptions=chunk.subscriptions, users=chunk.users))
         return run.finish(accounts=scans)
 
-    async def _related(self, page: Sequence[CheckoutSession]) -> Related:
+    async def related_to(self, page: Sequence[CheckoutSession]) -> Related:
         """One Sanity query for everything a page of purchases needs."""
         if not page:
             return Related()
@@ -256,11 +256,11 @@ class Services:
 
         # The Sanity reads need only the Clerk ids: they run while the accounts are scanned.
         (customer, known_ids, bookings), (sessions, scans) = await asyncio.gather(
-            customer_and_bookings(), self._scan(self.accounts_of(catalogue), window)
+            customer_and_bookings(), self.scan(self.accounts_of(catalogue), window)
         )
         wanted = normalise_email(address)
         mine = [s for s in sessions if s.user_id in known_ids or normalise_email(s.email) == wanted]
-        related = [customer, await self._related(mine)]
+        related = [customer, await self.related_to(mine)]
         facts = _facts(catalogue, mine, scans, related, bookings=bookings)
         return diagnose(
             address, facts, clerk_users=clerk_users, now=window.end, window=window, actor=actor
@@ -296,7 +296,7 @@ class Services:
                 f"{session_id} is not a pass purchase (metadata.type "
                 f"{session.metadata.get('type')!r})"
             )
-        related = await self._related([session])
+        related = await self.related_to([session])
         refs = sorted(
             {u.id for u in related.users} | ({session.user_id} if session.user_id else set())
         )
