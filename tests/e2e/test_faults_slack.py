@@ -73,14 +73,13 @@ async def test_a_retry_after_too_long_to_wait_is_named_not_waited(
 ) -> None:
     world = rate_limited("/api/chat.postMessage", MAX_SLACK_RETRY_AFTER + 1)
     async with running_bot(box, tmp_path / "db", world) as bot:
-        started = time.monotonic()
         answer = await bot.command(OLA)
         # Acknowledged, although the listener failed a moment later (Bolt would otherwise have
-        # unset the ack and answered 404 after 3 s: bot.middleware.KeptAck).
+        # unset the ack and answered 404 "unhandled request": bot.middleware.KeptAck).
         assert (answer.status_code, answer.text) == (200, "")
-        assert time.monotonic() - started < 1
+        # Told at once, not after waiting out a Retry-After longer than passbot waits (the
+        # sandbox's Retry-After is MAX_SLACK_RETRY_AFTER + 1 seconds; wait_for gives up sooner).
         (told,) = await bot.wait_for(private)
-        assert time.monotonic() - started < 10
         assert told["text"].startswith("⚠️ Slack failed — nothing was written"), told["text"]
         assert "ratelimited" in told["text"]
         log = await bot.settle()

@@ -238,8 +238,11 @@ async def test_latency_and_delay_only(tiny: dict[str, Any]) -> None:
                 answer = await http.get(f"{env['CLERK_API_URL']}/users", headers=clerk)
                 timings.append(time.perf_counter() - started)
                 assert answer.status_code == 200
+            # Lower bounds only: a delay cannot be shorter than injected, but a loaded machine
+            # can make anything longer (timings are benchmarks' business, not tests').
             assert timings[0] >= 0.25
-            assert 0.05 <= timings[1] < 0.25
+            assert timings[1] >= 0.05
+            assert (await box.dump_world())["faults"][0]["count"] == 0
             started = time.perf_counter()
             query = await http.get(
                 f"{env['SANITY_API_HOST']}/v2025-02-19/data/query/test",
@@ -248,10 +251,6 @@ async def test_latency_and_delay_only(tiny: dict[str, Any]) -> None:
             )
             assert query.status_code == 200
             assert time.perf_counter() - started >= 0.05
-            # Control routes are not slowed down.
-            started = time.perf_counter()
-            await http.get(f"{box.url}/world")
-            assert time.perf_counter() - started < 0.05
 
 
 @pytest.mark.parametrize(
