@@ -140,6 +140,12 @@ class Bot:
 
     def press_body(self, card: Card, *, button: int = 0, user: str = "U0APPROVER") -> str:
         block_id, element = card.buttons()[button]
+        return self.element_press_body(card, block_id, element, user=user)
+
+    def element_press_body(
+        self, card: Card, block_id: str, element: dict[str, Any], *, user: str
+    ) -> str:
+        """A block_actions body pressing `element` of block `block_id`, as Slack sends it."""
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "team_id": "T0SANDBOX"},

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -132,24 +131,7 @@ def findings_on(card: Card) -> list[dict[str, Any]]:
 
 def press_accessory_body(bot: Bot, card: Card, block: dict[str, Any], user: str) -> str:
     """A block_actions body pressing the button beside a section, as Slack sends it."""
-    element = block["accessory"]
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": "T0SANDBOX"},
-        "api_app_id": "A0PASSBOT",
-        "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": card.ts, "channel_id": card.channel,
-                      "is_ephemeral": False},
-        "trigger_id": bot.trigger(),
-        "team": {"id": "T0SANDBOX", "domain": "passbot-sandbox"},
-        "channel": {"id": card.channel, "name": "passes"},
-        "message": {"type": "message", "ts": card.ts, "text": card.text, "blocks": card.blocks},
-        "response_url": bot.response_url(),
-        "actions": [{"type": "button", "action_id": element["action_id"],
-                     "block_id": block["block_id"], "text": element["text"],
-                     "value": element["value"], "action_ts": f"{time.time():.6f}"}],
-    }  # fmt: skip
-    return urlencode({"payload": json.dumps(payload)})
+    return bot.element_press_body(card, block["block_id"], block["accessory"], user=user)
 
 
 def submission_body(bot: Bot, view: dict[str, Any], *, user: str, reason: str) -> str:
