@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,7 +22,26 @@ class _Slice(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class FixButtonValue(_Slice):
+class _Carried(_Slice):
+    """A value passbot put into a message (a button's value, a modal's metadata) and reads back:
+    anything that does not parse is not one of passbot's."""
+
+    not_ours: ClassVar[str] = "this button's value is not one passbot made"
+
+    @classmethod
+    def decode(cls, raw: str | None) -> Self:
+        """Parse what Slack sent back.
+
+        Raises:
+            UsageError: it is not one of passbot's.
+        """
+        try:
+            return cls.model_validate_json(raw or "")
+        except ValidationError:
+            raise UsageError(cls.not_ours) from None
+
+
+class FixButtonValue(_Carried):
     """What an approval button carries: which proposal, purchase and alternative, and the hash
     of the plan the card showed. Only the session and the alternative are used to re-derive the
     fix; the hash is compared with the re-derived plan's."""
@@ -48,20 +67,8 @@ class FixButtonValue(_Slice):
         """Build a value from its parts."""
         return cls.model_validate({"p": proposal, "s": session, "a": alternative, "h": plan_hash})
 
-    @classmethod
-    def decode(cls, raw: str | None) -> FixButtonValue:
-        """Parse a button's value.
 
-        Raises:
-            UsageError: the value is not one of passbot's.
-        """
-        try:
-            return cls.model_validate_json(raw or "")
-        except ValidationError:
-            raise UsageError("this button's value is not one passbot made") from None
-
-
-class FixAllValue(_Slice):
+class FixAllValue(_Carried):
     """What a "Fix all N" button carries: the proposals it approves, in order. Each names a
     stored proposal; what is written is re-derived from the server's state, item by item."""
 
@@ -79,22 +86,19 @@ class FixAllValue(_Slice):
         return cls.model_validate({"p": list(proposals)})
 
     @classmethod
-    def decode(cls, raw: str | None) -> FixAllValue:
-        """Parse a button's value.
+    def decode(cls, raw: str | None) -> Self:
+        """Parse a button's value; every proposal id must be one passbot could have made.
 
         Raises:
             UsageError: the value is not one of passbot's.
         """
-        try:
-            value = cls.model_validate_json(raw or "")
-        except ValidationError:
-            raise UsageError("this button's value is not one passbot made") from None
+        value = super().decode(raw)
         if not all(0 < len(p) <= 64 for p in value.proposals):
-            raise UsageError("this button's value is not one passbot made")
+            raise UsageError(cls.not_ours)
         return value
 
 
-class DismissValue(_Slice):
+class DismissValue(_Carried):
     """What a "Not a problem" button carries: the finding's key, and the proposal id of the fix
     offered beside it (whose buttons go when the finding is dismissed), if any."""
 
@@ -112,22 +116,12 @@ class DismissValue(_Slice):
         """Build a value from its parts."""
         return cls.model_validate({"k": key, "f": fix})
 
-    @classmethod
-    def decode(cls, raw: str | None) -> DismissValue:
-        """Parse a button's value.
 
-        Raises:
-            UsageError: the value is not one of passbot's.
-        """
-        try:
-            return cls.model_validate_json(raw or "")
-        except ValidationError:
-            raise UsageError("this button's value is not one passbot made") from None
-
-
-class DismissMeta(_Slice):
+class DismissMeta(_Carried):
     """The "why is this not a problem?" modal's private_metadata: which finding, and where its
     card is (channel, ts, the finding's block, the fix beside it)."""
+
+    not_ours: ClassVar[str] = "this form is not one passbot made"
 
     key: str = Field(alias="k", min_length=1, max_length=600)
     fix: str | None = Field(default=None, alias="f", max_length=64)
@@ -155,18 +149,6 @@ class DismissMeta(_Slice):
         return cls.model_validate(
             {"k": value.key, "f": value.fix, "c": channel, "t": ts, "b": block_id}
         )
-
-    @classmethod
-    def decode(cls, raw: str | None) -> DismissMeta:
-        """Parse the modal's private_metadata.
-
-        Raises:
-            UsageError: it is not passbot's.
-        """
-        try:
-            return cls.model_validate_json(raw or "")
-        except ValidationError:
-            raise UsageError("this form is not one passbot made") from None
 
 
 class CommandPayload(_Slice):
