@@ -21,7 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import Activity, build_app
 from bot.container import build_services
 from bot.scheduler import jobs_for
-from bot.serve import EVENTS_PATH, serving
+from bot.serve import EVENTS_PATH, serving, socket_mode
 from bot.settings import Settings
 from core.adapters.store import SqliteStore
 from core.jobs import Jobs
@@ -276,3 +276,28 @@ async def running_bot(
                 yield bot
             finally:
                 await bot.settle()  # let background work end before the clients close
+
+
+@asynccontextmanager
+async def socket_app(box: Sandbox, db: Path) -> AsyncIterator[tuple[Activity, Services]]:
+    """The app connected to the sandbox's Slack in Socket Mode (the app-level token); yields
+    its activity tracker (to wait until the work after an ack is done) and its services."""
+    settings = settings_for(box, db)
+    assert settings.slack_app_token is not None
+    async with build_services(settings) as services:
+        activity = Activity()
+        app = build_app(settings, services, activity=activity)
+        async with socket_mode(app, settings.slack_app_token.get_secret_value()):
+            yield activity, services
+
+
+async def socket_fixpass(
+    box: Sandbox, email: str, *, trigger: str, response: str = "sock1"
+) -> dict[str, Any]:
+    """Deliver `/fixpass EMAIL` from U0SUPPORT as a Socket Mode envelope; returns the ack."""
+    command = {
+        "command": "/fixpass", "text": email, "user_id": "U0SUPPORT",
+        "channel_id": "C0PASSES", "team_id": "T0SANDBOX",
+        "response_url": f"{box.url}/slack/response/{response}", "trigger_id": trigger,
+    }  # fmt: skip
+    return await box.push_socket_envelope({"type": "slash_commands", "payload": command}, 10)

@@ -19,9 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 import pytest_asyncio
 
-from bot.app import Activity, build_app
-from bot.container import build_services
-from bot.serve import EVENTS_PATH, socket_mode
+from bot.serve import EVENTS_PATH
 from core.services import Services
 from sandbox import Sandbox, start_sandbox
 from sandbox.worlds import add_customer_everywhere, generate_world
@@ -32,8 +30,9 @@ from tests.e2e.slackbot import (
     latest_card,
     private,
     running_bot,
-    settings_for,
     slack_world,
+    socket_app,
+    socket_fixpass,
     updates,
 )
 
@@ -303,34 +302,24 @@ async def test_a_non_approver_can_never_apply_over_socket_mode(
     box: Sandbox, tmp_path: Path
 ) -> None:
     await box.replace_world(copy.deepcopy(TWO_SCHOOLS))
-    settings = settings_for(box, tmp_path / "db")
-    assert settings.slack_app_token is not None
-    async with build_services(settings) as services:
-        activity = Activity()
-        app = build_app(settings, services, activity=activity)
-        async with socket_mode(app, settings.slack_app_token.get_secret_value()):
-            command = {
-                "command": "/fixpass", "text": VERA, "user_id": "U0SUPPORT",
-                "channel_id": "C0PASSES", "team_id": "T0SANDBOX",
-                "response_url": f"{box.url}/slack/response/sock1", "trigger_id": "s.1",
+    async with socket_app(box, tmp_path / "db") as (activity, services):
+        await socket_fixpass(box, VERA, trigger="s.1")
+        assert await activity.idle()
+        card = latest_card((await box.dump_world())["slack"]["log"], with_buttons=True)
+        assert card is not None
+        for n, (block_id, button) in enumerate(card.buttons()):
+            press = {
+                "type": "block_actions", "user": {"id": "U0SUPPORT"},
+                "trigger_id": f"s.p{n}",
+                "container": {"type": "message", "channel_id": card.channel,
+                              "message_ts": card.ts},
+                "message": {"ts": card.ts, "text": card.text, "blocks": card.blocks},
+                "response_url": f"{box.url}/slack/response/sockp{n}",
+                "actions": [{"action_id": button["action_id"], "block_id": block_id,
+                             "value": button["value"], "action_ts": f"2.{n}"}],
             }  # fmt: skip
-            await box.push_socket_envelope({"type": "slash_commands", "payload": command}, 10)
-            assert await activity.idle()
-            card = latest_card((await box.dump_world())["slack"]["log"], with_buttons=True)
-            assert card is not None
-            for n, (block_id, button) in enumerate(card.buttons()):
-                press = {
-                    "type": "block_actions", "user": {"id": "U0SUPPORT"},
-                    "trigger_id": f"s.p{n}",
-                    "container": {"type": "message", "channel_id": card.channel,
-                                  "message_ts": card.ts},
-                    "message": {"ts": card.ts, "text": card.text, "blocks": card.blocks},
-                    "response_url": f"{box.url}/slack/response/sockp{n}",
-                    "actions": [{"action_id": button["action_id"], "block_id": block_id,
-                                 "value": button["value"], "action_ts": f"2.{n}"}],
-                }  # fmt: skip
-                await box.push_socket_envelope({"type": "interactive", "payload": press}, 10)
-            assert await activity.idle()
+            await box.push_socket_envelope({"type": "interactive", "payload": press}, 10)
+        assert await activity.idle()
         log = (await box.dump_world())["slack"]["log"]
         assert updates(log, "⏳") == []
         assert updates(log, "✅") == []
@@ -416,19 +405,9 @@ async def test_no_configured_secret_appears_in_logs_messages_audit_or_data(
 
     # Socket Mode, where the app-level token is used.
     await box.replace_world(slack_world())
-    settings = settings_for(box, tmp_path / "socket.db")
-    assert settings.slack_app_token is not None
-    async with build_services(settings) as services:
-        activity = Activity()
-        app = build_app(settings, services, activity=activity)
-        async with socket_mode(app, settings.slack_app_token.get_secret_value()):
-            command = {
-                "command": "/fixpass", "text": OLA, "user_id": "U0SUPPORT",
-                "channel_id": "C0PASSES", "team_id": "T0SANDBOX",
-                "response_url": f"{box.url}/slack/response/s", "trigger_id": "s.9",
-            }  # fmt: skip
-            await box.push_socket_envelope({"type": "slash_commands", "payload": command}, 10)
-            assert await activity.idle()
+    async with socket_app(box, tmp_path / "socket.db") as (activity, _):
+        await socket_fixpass(box, OLA, trigger="s.9", response="s")
+        assert await activity.idle()
         captured.append(json.dumps(await box.dump_world(), ensure_ascii=False))
 
     out, err = capfd.readouterr()

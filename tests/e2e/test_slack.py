@@ -15,9 +15,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot.app import Activity, build_app
 from bot.container import build_services
-from bot.serve import run_serve, socket_mode
+from bot.serve import run_serve
 from core.services import Services
 from handlers.ids import ActionId
 from sandbox import Sandbox, start_sandbox
@@ -31,6 +30,8 @@ from tests.e2e.slackbot import (
     running_bot,
     settings_for,
     slack_world,
+    socket_app,
+    socket_fixpass,
     text_of,
     updates,
 )
@@ -335,40 +336,28 @@ async def test_every_action_id_has_a_listener(bot: Bot) -> None:
 
 async def test_socket_mode_drives_the_same_app(box: Sandbox, tmp_path: Path) -> None:
     await box.replace_world(slack_world())
-    settings = settings_for(box, tmp_path / "db")
-    assert settings.slack_app_token is not None
-    async with build_services(settings) as services:
-        activity = Activity()
-        app = build_app(settings, services, activity=activity)
-        async with socket_mode(app, settings.slack_app_token.get_secret_value()):
-            command = {
-                "command": "/fixpass", "text": OLA, "user_id": "U0SUPPORT",
-                "channel_id": "C0PASSES", "team_id": "T0SANDBOX",
-                "response_url": f"{box.url}/slack/response/sock1", "trigger_id": "s.1",
-            }  # fmt: skip
-            ack = await box.push_socket_envelope(
-                {"type": "slash_commands", "payload": command}, timeout=10
-            )
-            assert "payload" not in ack or not ack["payload"]
-            await activity.idle()
-            card = latest_card((await box.dump_world())["slack"]["log"], with_buttons=True)
-            assert card is not None
-            block_id, button = card.buttons()[0]
-            press = {
-                "type": "block_actions", "user": {"id": "U0APPROVER"}, "trigger_id": "s.2",
-                "container": {"type": "message", "channel_id": card.channel,
-                              "message_ts": card.ts},
-                "message": {"ts": card.ts, "text": card.text, "blocks": card.blocks},
-                "response_url": f"{box.url}/slack/response/sock2",
-                "actions": [{"action_id": button["action_id"], "block_id": block_id,
-                             "value": button["value"], "action_ts": "1.2"}],
-            }  # fmt: skip
-            envelope = {"envelope_id": "env-press", "type": "interactive", "payload": press}
-            await box.push_socket_envelope(envelope, timeout=10)
-            redelivered = {**envelope, "envelope_id": "env-press-2", "retry_attempt": 1,
-                           "retry_reason": "timeout"}  # fmt: skip
-            await box.push_socket_envelope(redelivered, timeout=10)
-            await activity.idle()
+    async with socket_app(box, tmp_path / "db") as (activity, services):
+        ack = await socket_fixpass(box, OLA, trigger="s.1")
+        assert "payload" not in ack or not ack["payload"]
+        await activity.idle()
+        card = latest_card((await box.dump_world())["slack"]["log"], with_buttons=True)
+        assert card is not None
+        block_id, button = card.buttons()[0]
+        press = {
+            "type": "block_actions", "user": {"id": "U0APPROVER"}, "trigger_id": "s.2",
+            "container": {"type": "message", "channel_id": card.channel,
+                          "message_ts": card.ts},
+            "message": {"ts": card.ts, "text": card.text, "blocks": card.blocks},
+            "response_url": f"{box.url}/slack/response/sock2",
+            "actions": [{"action_id": button["action_id"], "block_id": block_id,
+                         "value": button["value"], "action_ts": "1.2"}],
+        }  # fmt: skip
+        envelope = {"envelope_id": "env-press", "type": "interactive", "payload": press}
+        await box.push_socket_envelope(envelope, timeout=10)
+        redelivered = {**envelope, "envelope_id": "env-press-2", "retry_attempt": 1,
+                       "retry_reason": "timeout"}  # fmt: skip
+        await box.push_socket_envelope(redelivered, timeout=10)
+        await activity.idle()
         log = (await box.dump_world())["slack"]["log"]
         assert log[0]["method"] == "apps.connections.open"
         assert len(updates(log, "✅")) == 1
