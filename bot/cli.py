@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -138,9 +139,17 @@ def _settings(overrides: dict[str, str]) -> Settings:
         raise UsageError(f"bad setting {where}: {first.get('msg')}") from None
 
 
+#: A Slack user id (`U…`, or `W…` on Enterprise Grid): what `--as` takes.
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+
+
 def _actor(args: argparse.Namespace) -> str:
-    if getattr(args, "actor", None):
-        return str(args.actor)
+    if getattr(args, "actor", None) is not None:
+        value = str(args.actor)
+        if not SLACK_USER_ID.fullmatch(value):
+            shown = value if len(value) <= 40 else value[:37] + "…"
+            raise UsageError(f"--as takes a Slack user id (U… or W…), got {shown!r}")
+        return value
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -264,6 +273,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Services], Coroutine[Any, Any,
 
 
 async def _run(args: argparse.Namespace) -> int:
+    _actor(args)  # a bad --as is refused before anything starts
     if args.command == "audit" and not args.sandbox:
         return _audit(args)
     if args.command == "demo":

@@ -39,7 +39,11 @@ class ForbiddenError(CoreError):
 class UpstreamError(CoreError):
     """A service failed. `service` is one of stripe, sanity, clerk, slack."""
 
-    def __init__(self, service: str, message: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self, service: str, message: str, *, retryable: bool = False, denied: bool = False
+    ) -> None:
         super().__init__(f"{service.capitalize()}: {message}")
         self.service = service
         self.retryable = retryable
+        #: The service refused the credentials (401/403), rather than failing (5xx, timeout).
+        self.denied = denied

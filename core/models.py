@@ -569,6 +569,8 @@ class AccountScan:
     account: str
     tenant: str | None
     error: str | None = None
+    #: The key was refused on it (401/403); otherwise Stripe failed (5xx, timeout, 429).
+    denied: bool = True
 
     @property
     def ok(self) -> bool:

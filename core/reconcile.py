@@ -257,7 +257,9 @@ def _unreachable(scan: AccountScan) -> Finding:
         "its purchases are unknown, not absent",
         account=scan.account,
         tenant=scan.tenant,
-        why_no_fix="check the key's access to the connected account",
+        why_no_fix="check the key's access to the connected account"
+        if scan.denied
+        else "Stripe is failing on this account; read it again later",
     )
 
 

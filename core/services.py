@@ -169,13 +169,15 @@ class Services:
                 except UpstreamError as err:
                     if err.service != "stripe":
                         raise
-                    scans.append(AccountScan(label, tenant, error=str(err)))
+                    scans.append(AccountScan(label, tenant, error=str(err), denied=err.denied))
                     return
             scans.append(AccountScan(label, tenant))
 
         await asyncio.gather(*(one(a, t) for a, t in accounts))
         order = {a or PLATFORM: i for i, (a, _) in enumerate(accounts)}
         scans.sort(key=lambda s: order.get(s.account, 0))
+        if scans and not any(s.ok for s in scans):
+            raise stripe_down(scans)
         return sessions, scans
 
     async def check(
@@ -275,9 +277,7 @@ class Services:
         actor: str | None,
         look_first: Sequence[str | None] = (),
     ) -> tuple[Purchase, CheckoutSession, Related]:
-        session_id = session_id.strip()
-        if not session_id.startswith("cs_") or not session_id.isascii() or " " in session_id:
-            raise UsageError(f"not a Checkout Session id: {session_id[:80]!r}")
+        session_id = parse_session_id(session_id)
         catalogue = await self.catalogue()
         accounts = [a for a, _ in self.accounts_of(catalogue)]
         hinted = [a for a in look_first if a in accounts]  # only the catalogue's accounts
@@ -400,12 +400,28 @@ class Services:
         return self.audit.recent(limit)
 
 
+def stripe_down(scans: Sequence[AccountScan]) -> UpstreamError:
+    """Every account failed: Stripe itself is failing (or the key is refused everywhere), so
+    nothing can be said about any purchase — a service failure, never "nothing found"."""
+    if all(s.denied for s in scans):
+        why = "the key was refused on every account; check the key's access"
+    else:
+        why = "Stripe is failing (errors or timeouts on every account); try again later"
+    first = scans[0].error or ""
+    return UpstreamError("stripe", f"no account could be read: {why} ({first})")
+
+
 #: Slack's rendering of a pasted address: `<mailto:a@b.c|a@b.c>`.
 _MAILTO = re.compile(r"<mailto:([^|<>]+)(?:\|[^<>]*)?>")
 
 
 def parse_email(text: str) -> str:
     """One email address from what a person typed: Slack's `<mailto:a@b|a@b>`, spaces, case.
+
+    The local part is RFC 5322's dot-atom (letters, digits — any script — and
+    ``!#$%&'*+-/=?^_`{|}~``, dots between) or a quoted string (`"a b"@example.com`), so
+    `o'brien@…` and `kari+tag@…` are addresses; the domain is dot-separated labels of letters,
+    digits and hyphens.
 
     Raises:
         UsageError: when the text is not exactly one address.
@@ -417,20 +433,68 @@ def parse_email(text: str) -> str:
     value = value.strip()
     if value[:7].lower() == "mailto:":  # a link copied as text
         value = value[7:]
-    local, _, domain = value.partition("@")
-    if (
-        not local
-        or not domain
-        or "@" in domain
-        or "." not in domain.strip(".")
-        or not all(ch.isalnum() or ch in "-." for ch in domain)  # `x@y.no`, |, $ … are not
-        or len(value) > 254
-        or any(ch.isspace() or ch in "<>,;:\"'()[]\\" for ch in value)
-        or not value.isprintable()
-    ):
+    local, _, domain = value.rpartition("@")
+    if not _local_part(local) or not _domain(domain) or len(value) > 254 or not value.isprintable():
         shown = value if len(value) <= 60 else value[:57] + "…"
         raise UsageError(f"expected one email address, got {shown!r}")
     return value
+
+
+#: A Checkout Session id: its mode's prefix, then Stripe's id characters; 250 at most in all.
+_SESSION_ID = re.compile(r"cs_(?:test|live)_[A-Za-z0-9_]+")
+SESSION_ID_MAX = 250
+
+
+def parse_session_id(text: str) -> str:
+    """A Checkout Session id as typed (surrounding spaces dropped), checked before any request:
+    `cs_test_…` or `cs_live_…`, letters, digits and underscores, at most 250 characters.
+
+    Raises:
+        UsageError: anything else.
+    """
+    value = (text or "").strip()
+    if len(value) > SESSION_ID_MAX or not _SESSION_ID.fullmatch(value):
+        shown = value if len(value) <= 60 else value[:57] + "…"
+        raise UsageError(
+            f"not a Checkout Session id (cs_test_… or cs_live_…, at most {SESSION_ID_MAX} "
+            f"characters): {shown!r}"
+        )
+    return value
+
+
+#: RFC 5322 `atext` beyond letters and digits.
+_ATEXT = frozenset("!#$%&'*+-/=?^_`{|}~")
+
+
+def _local_part(local: str) -> bool:
+    if not local or len(local) > 64:
+        return False
+    if len(local) >= 2 and local[0] == local[-1] == '"':
+        inner = local[1:-1]
+        i = 0
+        while i < len(inner):
+            if inner[i] == "\\":
+                i += 2
+                continue
+            if inner[i] == '"':
+                return False
+            i += 1
+        return i == len(inner) and bool(inner.strip())
+    return all(
+        atom and all(ch.isalnum() or ch in _ATEXT for ch in atom) for atom in local.split(".")
+    )
+
+
+def _domain(domain: str) -> bool:
+    labels = domain.split(".")
+    return len(labels) >= 2 and all(
+        label
+        and len(label) <= 63
+        and label[0] != "-"
+        and label[-1] != "-"
+        and all(ch.isalnum() or ch == "-" for ch in label)
+        for label in labels
+    )
 
 
 def _dedupe_subs(items: Iterable[Subscription]) -> list[Subscription]:

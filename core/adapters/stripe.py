@@ -311,7 +311,11 @@ def stripe_error(exc: stripe.StripeError, *, action: str, account: str | None) -
     else:
         code = f" ({status})" if status else ""
         message = f"{action} on {where} failed{code}: {reason}"
-    return UpstreamError(SERVICE, message, retryable=retryable)
+    denied = isinstance(exc, stripe.PermissionError | stripe.AuthenticationError) or status in (
+        401,
+        403,
+    )
+    return UpstreamError(SERVICE, message, retryable=retryable, denied=denied)
 
 
 def _safe(exc: stripe.StripeError) -> str:

@@ -21,6 +21,14 @@ GOOD = [
     ("MAILTO:kari@example.com", "kari@example.com"),
     ("<mailto:kari@example.com>", "kari@example.com"),
     ("用户@例子.广告", "用户@例子.广告"),
+    # Valid addresses people have (issue 11): apostrophes, plus signs, quoted local parts.
+    ("o'brien@example.com", "o'brien@example.com"),
+    ("<mailto:o'brien@example.com|o'brien@example.com>", "o'brien@example.com"),
+    ("kari+passes@example.com", "kari+passes@example.com"),
+    ('"kari"@example.com', '"kari"@example.com'),
+    ('"kari nordmann"@example.com', '"kari nordmann"@example.com'),
+    ('"ka\\"ri"@example.com', '"ka\\"ri"@example.com'),
+    ("d'angelo.o'neil+dance@sub.example.co.uk", "d'angelo.o'neil+dance@sub.example.co.uk"),
 ]
 
 BAD = [
@@ -35,7 +43,12 @@ BAD = [
     "kari@example.com,ola@example.com",
     "kari@example.com;ola@example.com",
     "<mailto:kari@example.com|kari@example.com> <mailto:ola@example.com|ola@example.com>",
-    '"kari"@example.com',
+    '"ka"ri"@example.com',
+    '""@example.com',
+    "kari..n@example.com",
+    ".kari@example.com",
+    "kari@-example.com",
+    "x" * 65 + "@example.com",
     "kari@exa mple.com",
     "kari@example.com'",
     'kari@example.com") || true || ("',
