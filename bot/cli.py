@@ -65,10 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     fix = sub.add_parser("fix", help="the fix for one paid Checkout Session")
     fix.add_argument("session_id")
     fix.add_argument("--yes", action="store_true", help="apply it (default: preview)")
-    fix.add_argument(
+    dates = fix.add_mutually_exclusive_group()
+    dates.add_argument(
         "--start-today",
         action="store_true",
         help="count the validity from today instead of the purchase (when offered)",
+    )
+    dates.add_argument(
+        "--keep-dates",
+        action="store_true",
+        help="write a late pass as purchased, though it has ended (a record only)",
     )
     sub.add_parser("audit", help="the fixes passbot applied, newest first")
     demo = sub.add_parser("demo", help="the built-in demo against the sandbox")
@@ -190,7 +196,7 @@ async def _diagnose(args: argparse.Namespace, services: Services) -> int:
 
 
 async def _fix(args: argparse.Namespace, services: Services) -> int:
-    alternative = "start_today" if args.start_today else None
+    alternative = "start_today" if args.start_today else "keep_dates" if args.keep_dates else None
     actor = _actor(args)
     if args.yes:
         try:

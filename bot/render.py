@@ -156,6 +156,8 @@ def render_fix(outcome: FixOutcome) -> str:
         lines.append(f"Already fixed: {outcome.session} has its pass; nothing written.")
     elif not outcome.applied:
         lines.append(f"Preview for {outcome.session} (nothing written; add --yes to apply):")
+        if plan.needs_choice:
+            lines.append(f"  a choice is needed before --yes: {plan.needs_choice}")
         for verb, ids in (
             ("create", data["would_create"]),
             ("patch", data["would_patch"]),

@@ -93,6 +93,8 @@ class Related:
 
     subscriptions: tuple[Subscription, ...] = ()
     users: tuple[SanityUser, ...] = ()
+    #: Clerk users of buyers with no Sanity user (FM-21); None when Clerk was not asked.
+    clerk_users: tuple[ClerkUser, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

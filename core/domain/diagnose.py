@@ -105,6 +105,7 @@ def diagnose(
         accounts=facts.accounts,
         webhook_logs=facts.webhook_logs,
         bookings=facts.bookings,
+        clerk_users=facts.clerk_users,
     )
     report = reconcile(
         scoped,

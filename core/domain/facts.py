@@ -12,6 +12,7 @@ from core.domain.models import (
     AccountScan,
     Booking,
     CheckoutSession,
+    ClerkUser,
     Pass,
     SanityUser,
     Subscription,
@@ -38,6 +39,8 @@ class Facts:
     accounts: Sequence[AccountScan] = ()
     webhook_logs: Sequence[WebhookLog] = ()
     bookings: Sequence[Booking] | None = None
+    #: Clerk users of buyers with no Sanity user (FM-21); None when Clerk was not asked.
+    clerk_users: Sequence[ClerkUser] | None = None
 
 
 @dataclass
@@ -142,6 +145,11 @@ class Index:
         if clerk_id not in self._refsets:
             self._refsets[clerk_id] = reference_set(clerk_id, self.facts.users)
         return self._refsets[clerk_id]
+
+    @cached_property
+    def clerk_by_id(self) -> dict[str, ClerkUser]:
+        """Clerk users read for buyers with no Sanity user, by id."""
+        return {c.id: c for c in self.facts.clerk_users or ()}
 
     def user_for(self, clerk_id: str) -> SanityUser | None:
         """The user a new subscription should reference: `clerkId` match first, then legacy."""

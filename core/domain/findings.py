@@ -29,6 +29,11 @@ class Kind(StrEnum):
     PASS_CONFIG = "pass_config"
     UNRESOLVABLE_PURCHASE = "unresolvable_purchase"
     ACCOUNT_UNREACHABLE = "account_unreachable"
+    #: Issue 11 additions: a pass's `purchasePrice` is not what was paid (FM-35, warning),
+    #: several Sanity users for one Clerk id (FM-23, info), a placeholder Clerk id (FM-25, info).
+    PRICE_MISMATCH = "price_mismatch"
+    DUPLICATE_USER = "duplicate_user"
+    PLACEHOLDER_CLERK_ID = "placeholder_clerk_id"
 
 
 class Severity(StrEnum):
@@ -94,6 +99,9 @@ class Fix:
     operations: tuple[Operation, ...]
     note: str | None = None
     alternatives: tuple[Alternative, ...] = ()
+    #: Set when the default cannot be applied as is and a person must pick an alternative
+    #: (a late fix whose pass would already have ended): says so and names the choices.
+    choose: str | None = None
 
     @property
     def document_id(self) -> str:
@@ -111,6 +119,7 @@ class Fix:
             "document_id": self.document_id,
             "changes": self.changes(),
             "note": self.note,
+            "choose": self.choose,
             "alternatives": [
                 {"key": alt.key, "label": alt.label, "changes": changes_of(alt.operations)}
                 for alt in self.alternatives
@@ -154,7 +163,13 @@ class Finding:
     @property
     def key(self) -> str:
         """A stable identity for the finding across runs (metrics, dismissals)."""
-        subject = self.session or self.pass_id or ",".join(self.subscriptions) or self.account
+        subject = (
+            self.session
+            or self.pass_id
+            or ",".join(self.subscriptions)
+            or self.account
+            or self.user
+        )
         return f"{self.kind.value}:{subject}"
 
     def to_json(self) -> JSON:

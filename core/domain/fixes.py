@@ -18,6 +18,8 @@ class FixPlan:
     unresolved: tuple[Finding, ...]
     refused: str | None = None
     already_fixed: bool = False
+    #: The default cannot be applied as is: a person must choose an alternative (why, and which).
+    needs_choice: str | None = None
 
     @property
     def created(self) -> list[str]:
@@ -79,10 +81,20 @@ def plan_fix(purchase: Purchase, *, alternative: str | None = None) -> FixPlan:
             return FixPlan(purchase.session.id, (), (), unresolved, refused=why)
         return FixPlan(purchase.session.id, (), (), (), already_fixed=True)
     ops: list[Operation] = []
+    choices: list[str] = []
     for finding in fixable:
         assert finding.fix is not None
         ops.extend(_chosen(finding.fix, alternative))
-    return FixPlan(purchase.session.id, merge_operations(ops), tuple(fixable), unresolved)
+        keys = {alt.key for alt in finding.fix.alternatives}
+        if finding.fix.choose and alternative not in keys:
+            choices.append(finding.fix.choose)
+    return FixPlan(
+        purchase.session.id,
+        merge_operations(ops),
+        tuple(fixable),
+        unresolved,
+        needs_choice="; ".join(choices) or None,
+    )
 
 
 def _chosen(fix: Fix, alternative: str | None) -> tuple[Operation, ...]:

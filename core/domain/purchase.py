@@ -24,7 +24,17 @@ from core.domain.findings import (
     PatchDoc,
     Severity,
 )
-from core.domain.models import JSON, CheckoutSession, Pass, Subscription, Tenant, iso, parse_instant
+from core.domain.identity import looks_like_clerk_id, users_for_clerk_id
+from core.domain.models import (
+    JSON,
+    CheckoutSession,
+    ClerkUser,
+    Pass,
+    Subscription,
+    Tenant,
+    iso,
+    parse_instant,
+)
 from core.domain.rule import (
     CLIP_TYPES,
     USABLE_TYPES,
@@ -38,6 +48,8 @@ from core.domain.rule import (
 )
 from core.domain.visibility import Visibility, visibility
 
+#: The alternatives of a late fix: date it from the approval, or keep the purchase's dates.
+START_TODAY, KEEP_DATES = "start_today", "keep_dates"
 #: Manual documents match a purchase when they start this close to it (cli-contract.md).
 MANUAL_MATCH_DAYS = 3
 #: Dates further apart than this from the rule's are wrong (FM-14, FM-32).
@@ -77,6 +89,10 @@ class _Context:
     user_ref: str | None = None
     references: frozenset[str] = frozenset()
     blockers: list[str] = field(default_factory=list)
+    #: The Sanity user the fix creates for a buyer Clerk knows but Sanity does not (FM-21).
+    new_user: JSON | None = None
+    #: Said on the card: which of several users for one Clerk id is referenced (FM-23).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def provenance(self) -> Provenance:
@@ -156,13 +172,45 @@ def _resolve(ctx: _Context) -> None:
     _resolve_tenant(ctx)
     if s.user_id:
         ctx.references = idx.refset(s.user_id)
-        user = idx.user_for(s.user_id)
-        if user is None:
-            ctx.blockers.append(f"no Sanity user has clerkId {s.user_id}")
+        users = users_for_clerk_id(s.user_id, idx.facts.users)
+        clerk = idx.clerk_by_id.get(s.user_id)
+        if users:
+            ctx.user_ref = users[0].id
+            if len(users) > 1:
+                ctx.notes.append(
+                    f"{len(users)} Sanity users have clerkId {s.user_id}; the oldest "
+                    f"({users[0].id}) is referenced"
+                )
+        elif clerk is not None and looks_like_clerk_id(s.user_id):
+            ctx.new_user = new_user_document(s, clerk, now=ctx.now)
+            ctx.user_ref = str(ctx.new_user["_id"])
+            ctx.references = ctx.references | {ctx.user_ref}
+        elif idx.facts.clerk_users is not None:
+            ctx.blockers.append(
+                f"no Sanity user has clerkId {s.user_id}, and Clerk does not know it"
+            )
         else:
-            ctx.user_ref = user.id
+            ctx.blockers.append(f"no Sanity user has clerkId {s.user_id}")
     if ctx.pass_ is not None and not ctx.blockers:
         _check_pass_config(ctx, ctx.pass_)
+
+
+def new_user_document(session: CheckoutSession, clerk: ClerkUser, *, now: datetime) -> JSON:
+    """The Sanity user the platform's webhook creates for a buyer it does not know (FM-21,
+    cli-contract): name and email from the session's customer details, else Clerk's."""
+    clerk_name = " ".join(n for n in (clerk.first_name, clerk.last_name) if n) or None
+    stamp = iso(now)
+    return {
+        "_id": f"user-{clerk.id}",
+        "_type": "user",
+        "clerkId": clerk.id,
+        "name": session.customer_name or clerk_name or "Customer",
+        "email": session.email or clerk.primary_email or "",
+        "role": "student",
+        "isActive": True,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+    }
 
 
 def _resolve_tenant(ctx: _Context) -> None:
@@ -281,8 +329,12 @@ def _missing(ctx: _Context) -> Purchase:
     summary = f"paid {_amount(s)} for {name} on {when} UTC, but has no pass"
     if old is not None:
         summary = f"paid {_amount(s)} to upgrade to {name} on {when} UTC, but has no new pass"
+    if ctx.new_user is not None:
+        summary += f"; the buyer has no Sanity user: the fix also creates {ctx.new_user['_id']}"
     if fix.note:
         summary += f" — {fix.note}"
+    for note in ctx.notes:
+        summary += f" ({note})"
     finding = ctx.finding(kind, Severity.CRITICAL, summary, fix=fix, details=(_webhook(ctx),))
     return Purchase(
         session=s,
@@ -351,31 +403,54 @@ def _create_fix(ctx: _Context, old: Subscription | None) -> Fix:
             upgraded_from=old,
         )
         out: list[Operation] = [CreateDoc(doc)]
-        if old is not None and old.is_active is not False:
+        if ctx.new_user is not None:
+            out.insert(0, CreateDoc(ctx.new_user))  # one transaction with the pass
+        if old is not None and (old.is_active is not False or not _stamped(old, ctx)):
+            # The webhook stamps the old pass even when it is already inactive (cli-contract).
             out.append(_retire_upgraded(ctx, old))
         return tuple(out)
 
-    note = None
+    note = choose = None
     alternatives: tuple[Alternative, ...] = ()
     share = remaining_share(ctx.pass_, ctx.session, now=ctx.now)
     if share is not None and share < 0.5 and ctx.pass_.validity_type != "date":
-        note = (
-            "counted from the purchase it is already expired"
-            if share == 0
-            else f"counted from the purchase only {share:.0%} of its validity is left"
-        )
-        alternatives = (Alternative("start_today", "Start from today", ops(ctx.now)),)
+        start_today = Alternative(START_TODAY, "Start from today", ops(ctx.now))
+        if share == 0:
+            # Written as purchased, it would be hidden at once: a person chooses (cli-contract).
+            note = "counted from the purchase it has already ended"
+            choose = (
+                "dated from the purchase, the pass would already have ended; choose "
+                "--start-today (valid from the approval) or --keep-dates (written as purchased, "
+                "a record only: the customer will not see it)"
+            )
+            keep = Alternative(KEEP_DATES, "Keep the purchase dates", ops(None))
+            alternatives = (start_today, keep)
+        else:
+            note = f"counted from the purchase only {share:.0%} of its validity is left"
+            alternatives = (start_today,)
     action = Action.UPGRADE_SUBSCRIPTION if old is not None else Action.CREATE_SUBSCRIPTION
-    return Fix(action=action, operations=ops(None), note=note, alternatives=alternatives)
+    return Fix(
+        action=action, operations=ops(None), note=note, alternatives=alternatives, choose=choose
+    )
+
+
+def _stamped(old: Subscription, ctx: _Context) -> bool:
+    """The old pass already carries this upgrade's stamps."""
+    return (
+        bool(old.raw.get("upgradedAt"))
+        and ctx.pass_ is not None
+        and (old.raw.get("upgradedToPassId") == ctx.pass_.id)
+    )
 
 
 def _retire_upgraded(ctx: _Context, old: Subscription) -> PatchDoc:
     """Deactivate the upgraded-from pass as the webhook does (§2.5 step 5)."""
     assert ctx.pass_ is not None
+    deactivate: JSON = {} if old.is_active is False else {"isActive": False}
     return PatchDoc(
         id=old.id,
         set={
-            "isActive": False,
+            **deactivate,
             "upgradedAt": iso(ctx.session.created),
             "upgradedToPassId": ctx.pass_.id,
             "upgradedToPassName": ctx.pass_.name,
@@ -503,6 +578,7 @@ def _content(ctx: _Context, sub: Subscription, link: JSON) -> list[Finding]:
     if expected is not None and sub.type is not None and sub.raw.get("endDate") is not None:
         findings.extend(_dates(ctx, sub, expected))
         findings.extend(_typing(ctx, sub, expected))
+        findings.extend(_price(ctx, sub, expected))
     elif expected is None and hidden is None:
         findings.extend(_unusable_without_rule(ctx, sub))
     if link and findings:
@@ -793,6 +869,31 @@ def _typing(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
             subscriptions=(sub.id,),
             fix=fix,
             why_no_fix=None if fix else (why or "no certain value to write"),
+        )
+    ]
+
+
+def _price(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
+    """`purchasePrice` not the amount paid (FM-35), as the webhook writes it (the list price
+    for a 0 total). A warning with no fix: the pass works, and whether the record matters is a
+    person's call."""
+    if ctx.session.is_upgrade:
+        return []  # an upgrade records the new pass's full price, never the amount charged
+    recorded = sub.raw.get("purchasePrice")
+    want = expected.get("purchasePrice")
+    if not isinstance(recorded, int | float) or isinstance(recorded, bool):
+        return []
+    if not isinstance(want, int | float) or abs(float(recorded) - float(want)) < 0.5:
+        return []
+    what = "the amount paid"
+    return [
+        ctx.finding(
+            Kind.PRICE_MISMATCH,
+            Severity.WARNING,
+            f"{sub.display_name} ({sub.id}) has purchasePrice {recorded:g}, but {what} "
+            f"is {float(want):g} ({_amount(ctx.session)} paid)",
+            subscriptions=(sub.id,),
+            why_no_fix="a person decides whether the recorded price matters (FM-35)",
         )
     ]
 

@@ -10,8 +10,18 @@ from datetime import datetime
 from core.domain.audit import audit_subscriptions, in_audit, lint_passes, subscription_tenant
 from core.domain.facts import Facts, Index
 from core.domain.findings import SEVERITY_ORDER, Finding, Kind, Severity
-from core.domain.models import JSON, AccountScan, CheckoutSession, Pass, Tenant, Window, iso
+from core.domain.models import (
+    JSON,
+    AccountScan,
+    CheckoutSession,
+    Pass,
+    SanityUser,
+    Tenant,
+    Window,
+    iso,
+)
 from core.domain.purchase import Purchase, judge_purchase
+from core.domain.users_audit import user_findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +118,7 @@ class Reconciliation:
         self.purchases: list[Purchase] = []
         self.unpaid: dict[str, CheckoutSession] = {}  # a pass linked to one is unpaid (FM-18)
         self.findings: list[Finding] = []
+        self.user_keys: set[str] = set()  # user findings already made (FM-23, FM-25)
         self.sessions_checked = self.not_pass = self.paid = self.with_pass = 0
         self.tallies: dict[str, SchoolTally] = {}
 
@@ -139,6 +150,18 @@ class Reconciliation:
                     self.unpaid[session.id] = session
                 continue
             self._count(purchase)
+        buyers = {s.user_id for s in page if s.user_id}
+        self._users([u for u in facts.users if u.clerk_id in buyers or u.id in buyers])
+
+    def _users(self, users: Sequence[SanityUser]) -> None:
+        """Findings about the users read (each once per run)."""
+        for finding in user_findings(users):
+            if finding.key in self.user_keys:
+                continue
+            if self.tenant is not None and finding.tenant not in (None, self.tenant):
+                continue
+            self.user_keys.add(finding.key)
+            self.findings.append(finding)
 
     def _count(self, purchase: Purchase) -> None:
         self.paid += 1
@@ -175,6 +198,8 @@ class Reconciliation:
             and (self.tenant is None or subscription_tenant(s, idx) == self.tenant)
         ]
         self.findings.extend(audit_subscriptions(audited, idx, now=self.now))
+        owners = {s.user_ref for s in audited if s.user_ref}
+        self._users([u for u in facts.users if u.id in owners])
 
     def finish(
         self,

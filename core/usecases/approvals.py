@@ -301,8 +301,8 @@ class Approvals:
         except (NotFoundError, RefusedError, UsageError):
             return None  # the card still shows the finding, without a button
         plan = preview.plan
-        if plan.refused or plan.already_fixed or not plan.operations:
-            return None
+        if plan.refused or plan.needs_choice or plan.already_fixed or not plan.operations:
+            return None  # a late fix offers only its alternatives (start today, keep dates)
         proposal = Proposal(
             id=uuid.uuid4().hex[:16],
             session=preview.session,

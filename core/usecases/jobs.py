@@ -180,7 +180,12 @@ class Jobs:
             # No await from here on: the page is judged and drained in one step.
             before = len(run.purchases)
             run.add_page(
-                Facts(sessions=page, subscriptions=related.subscriptions, users=related.users)
+                Facts(
+                    sessions=page,
+                    subscriptions=related.subscriptions,
+                    users=related.users,
+                    clerk_users=related.clerk_users,
+                )
             )
             judged = run.purchases[before:]
             documents = {s.id: s for s in related.subscriptions}

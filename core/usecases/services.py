@@ -11,14 +11,14 @@ import asyncio
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from core.domain.diagnose import Diagnosis, diagnose
 from core.domain.facts import Facts
 from core.domain.findings import CreateDoc, PatchDoc
 from core.domain.fixes import FixPlan, plan_fix
-from core.domain.identity import normalise_email
+from core.domain.identity import looks_like_clerk_id, normalise_email
 from core.domain.models import (
     JSON,
     AccountScan,
@@ -82,6 +82,7 @@ class FixOutcome:
             "deactivated": self.deactivated if applied else [],
             "document": self.document,
             "refused": self.plan.refused,
+            "choose": self.plan.needs_choice,
             "would_create": self.plan.created if not self.applied else [],
             "would_patch": self.plan.patched if not self.applied else [],
             "would_deactivate": self.plan.deactivated if not self.applied else [],
@@ -215,7 +216,12 @@ class Services:
         async def on_page(page: list[CheckoutSession]) -> None:
             related = await self.related_to(page)
             run.add_page(
-                Facts(sessions=page, subscriptions=related.subscriptions, users=related.users)
+                Facts(
+                    sessions=page,
+                    subscriptions=related.subscriptions,
+                    users=related.users,
+                    clerk_users=related.clerk_users,
+                )
             )
 
         _, scans = await self.scan(
@@ -235,9 +241,34 @@ class Services:
             return Related()
         payment_ids = sorted({p for s in page for p in (s.payment_intent, s.charge_id) if p})
         clerk_ids = sorted({s.user_id for s in page if s.user_id})
-        return await self.passes.related(
+        related = await self.passes.related(
             session_ids=[s.id for s in page], payment_ids=payment_ids, clerk_ids=clerk_ids
         )
+        return await self.with_clerk(page, related)
+
+    async def with_clerk(self, page: Sequence[CheckoutSession], related: Related) -> Related:
+        """Ask Clerk about the paid buyers Sanity has no user for (FM-21): one request, and
+        none when every buyer has a user. If Clerk fails, they stay unknown (not absent)."""
+        known = {u.clerk_id for u in related.users} | {u.id for u in related.users}
+        missing = sorted(
+            {
+                s.user_id
+                for s in page
+                if s.user_id
+                and s.is_paid
+                and s.user_id not in known
+                and looks_like_clerk_id(s.user_id)
+            }
+        )
+        if not missing:
+            return related
+        try:
+            found = await self.users.users_by_id(missing)
+        except UpstreamError as err:
+            if err.service != "clerk":
+                raise
+            return related
+        return replace(related, clerk_users=tuple(found))
 
     async def diagnose(
         self, email: str, *, days: int | None = None, actor: str | None = None
@@ -370,6 +401,8 @@ class Services:
             expect(plan)
         if plan.refused:
             raise RefusedError(plan.refused)
+        if plan.needs_choice:
+            raise RefusedError(plan.needs_choice)
         if plan.already_fixed or not plan.operations:
             return FixOutcome(session.id, plan, purchase, True, _existing(purchase, related))
         self._guard_mode(session)
@@ -518,6 +551,9 @@ def _facts(
         passes=catalogue.passes,
         users=_dedupe_users(u for r in related for u in r.users),
         subscriptions=_dedupe_subs(s for r in related for s in r.subscriptions),
+        clerk_users=None
+        if all(r.clerk_users is None for r in related)
+        else [c for r in related for c in r.clerk_users or ()],
         sessions=list({s.id: s for s in sessions}.values()),
         accounts=list(scans),
         bookings=bookings,

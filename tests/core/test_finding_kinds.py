@@ -82,6 +82,22 @@ def _no_metadata(w: World) -> None:
     w.buy(meta={"userId": DROP})
 
 
+def _twin_user(w: World) -> None:
+    # FM-23: a second, newer Sanity user for Kari's Clerk id; she bought a pass.
+    w.add(make_user(_id="usrKariTwin", _createdAt="2026-09-01T08:00:00.000Z"))
+    w.fulfil(w.buy())
+
+
+def _placeholder_user(w: World) -> None:
+    # FM-25: a user made from Stripe data by a script, with an active pass.
+    w.add(make_user(_id="usrManual", clerkId="manual_1754321", email="m@example.com"))
+    w.add(make_manual_subscription(user=ref("usrManual")))
+
+
+def _price(w: World) -> None:
+    w.fulfil(w.buy(), purchasePrice=1)  # FM-35: the pass records 1 NOK, far from what was paid
+
+
 def _unreachable(w: World) -> None:
     w.add(make_tenant(tenant_id=OTHER_TENANT_ID, account=OTHER_ACCOUNT_ID))
 
@@ -124,6 +140,9 @@ CASES = [
     ("pass_config", _bad_pass(bought=False), "warning", None),
     ("unresolvable_purchase", _no_metadata, "critical", None),
     ("account_unreachable", _unreachable, "critical", None),
+    ("price_mismatch", _price, "warning", None),
+    ("duplicate_user", _twin_user, "info", None),
+    ("placeholder_clerk_id", _placeholder_user, "info", None),
 ]
 
 

@@ -242,10 +242,18 @@ def test_fm23_duplicate_users_create_for_the_oldest_and_see_each_others_passes()
     w.replace(USER_ID, _createdAt="2026-06-01T00:00:00Z")
     w.add(make_user(_id="usrKariOlder", _createdAt="2026-01-01T00:00:00Z"))
     missing = w.buy(1)
-    doc = created_doc(only(w.run().findings, Kind.MISSING_PASS).fix)
+    f = only(w.run().findings, Kind.MISSING_PASS)
+    doc = created_doc(f.fix)
     assert doc["user"] == ref("usrKariOlder")
+    assert "the oldest (usrKariOlder) is referenced" in f.summary  # said on the card
     w.fulfil(missing, user=ref(USER_ID))  # the webhook picked the other duplicate
-    assert w.run().findings == ()
+    (info,) = w.run().findings  # only the duplicate users remain, as `info` (FM-23)
+    assert (info.kind, info.severity, info.user) == (
+        Kind.DUPLICATE_USER,
+        Severity.INFO,
+        "usrKariOlder",
+    )
+    assert "references the oldest, usrKariOlder" in info.summary
 
 
 def test_fm24_checkout_email_differs_from_account_email_matches_on_user_id() -> None:

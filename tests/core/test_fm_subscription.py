@@ -803,8 +803,25 @@ def test_fm17_missing_upgrade_creates_new_and_retires_old_in_one_fix() -> None:
     assert retire["upgradedAt"] == iso(BOUGHT)
 
 
-def test_fm17_old_half_already_retired_only_creates() -> None:
-    w, _, _ = _upgrade_world(old_active=False)
+def test_fm17_old_half_already_inactive_still_gets_the_upgrade_stamps() -> None:
+    """cli-contract: an upgrade retires the old pass even when it is already inactive — the
+    webhook writes `upgradedAt`, `upgradedToPassId`, `upgradedToPassName` all the same."""
+    w, old, _ = _upgrade_world(old_active=False)
+    f = only(w.run().findings, Kind.MISSING_UPGRADE)
+    assert f.fix is not None
+    assert [type(op) for op in f.fix.operations] == [CreateDoc, PatchDoc]
+    stamps = patch_set(f.fix, old["_id"])
+    assert "isActive" not in stamps  # already inactive: nothing to deactivate
+    assert (stamps["upgradedToPassId"], stamps["upgradedToPassName"]) == (
+        "pass-course2",
+        "2 Course",
+    )
+    assert stamps["upgradedAt"] == iso(BOUGHT)
+
+
+def test_fm17_old_half_already_stamped_for_this_upgrade_only_creates() -> None:
+    w, old, _ = _upgrade_world(old_active=False)
+    w.replace(old["_id"], upgradedToPassId="pass-course2", upgradedToPassName="2 Course")
     f = only(w.run().findings, Kind.MISSING_UPGRADE)
     assert f.fix is not None
     assert [type(op) for op in f.fix.operations] == [CreateDoc]

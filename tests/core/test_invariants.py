@@ -152,6 +152,7 @@ SCENARIOS: dict[str, tuple[Scenario, str | None]] = {
     "missing_pass-little-left": (_old_missing(25), None),
     "missing_pass-little-left-start-today": (_old_missing(25), "start_today"),
     "missing_pass-expired-start-today": (_old_missing(40), "start_today"),
+    "missing_pass-expired-keep-dates": (_old_missing(40), "keep_dates"),
     "missing_upgrade-create-and-retire": (_upgrade(fulfilled=False), None),
     "missing_upgrade-retire-leftover": (_upgrade(fulfilled=True), None),
     "missing_upgrade-start-today": (
@@ -215,8 +216,13 @@ def test_start_today_is_offered_when_less_than_half_the_validity_is_left() -> No
         assert f.fix is not None
         assert bool(f.fix.alternatives) is offered, days_ago
         if offered:
-            (alt,) = f.fix.alternatives
+            alt = f.fix.alternatives[0]
             assert (alt.key, alt.label) == ("start_today", "Start from today")
+            ended = days_ago >= 30
+            # A pass that would already have ended needs a choice: start today or keep dates.
+            assert [a.key for a in f.fix.alternatives[1:]] == (["keep_dates"] if ended else [])
+            assert (f.fix.choose is not None) is ended
+            assert plan_fix(purchase_of(world.run(window=WIDE), sid)).needs_choice is (f.fix.choose)
             (op,) = alt.operations
             assert isinstance(op, CreateDoc)
             assert (op.document["startDate"], op.document["endDate"]) == (
@@ -224,7 +230,7 @@ def test_start_today_is_offered_when_less_than_half_the_validity_is_left() -> No
                 iso(NOW + timedelta(days=30)),
             )
             assert f.fix.note is not None
-            assert ("already expired" in f.fix.note) is (days_ago >= 30)
+            assert ("already ended" in f.fix.note) is (days_ago >= 30)
             default = f.fix.operations[0]
             assert isinstance(default, CreateDoc)
             assert default.document["startDate"] == iso(NOW - timedelta(days=days_ago))
