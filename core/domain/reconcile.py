@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.domain.audit import audit_subscriptions, in_audit, lint_passes, subscription_tenant
 from core.domain.facts import Facts, Index
@@ -16,11 +16,12 @@ from core.domain.models import (
     CheckoutSession,
     Pass,
     SanityUser,
+    Subscription,
     Tenant,
     Window,
     iso,
 )
-from core.domain.purchase import Purchase, judge_purchase
+from core.domain.purchase import MANUAL_MATCH_DAYS, Purchase, judge_purchase
 from core.domain.users_audit import user_findings
 
 
@@ -119,6 +120,13 @@ class Reconciliation:
         self.unpaid: dict[str, CheckoutSession] = {}  # a pass linked to one is unpaid (FM-18)
         self.findings: list[Finding] = []
         self.user_keys: set[str] = set()  # user findings already made (FM-23, FM-25)
+        # Whole-life payment (cli-contract: "The window selects purchases, never a pass's
+        # payment"): passes whose payment lies before the window wait here until the
+        # purchases of their lives are read (`add_context_page`), then `settle` audits them.
+        self.deferred: dict[str, Subscription] = {}
+        self.deferred_users: dict[str, SanityUser] = {}
+        self.context: dict[str, CheckoutSession] = {}
+        self.settled = False
         self.sessions_checked = self.not_pass = self.paid = self.with_pass = 0
         self.tallies: dict[str, SchoolTally] = {}
 
@@ -185,7 +193,7 @@ class Reconciliation:
             only: audit only these (a customer's); default: every active, unexpired one.
         """
         accounted = self.accounted | self.claimed
-        known = {s.id: s for s in (*self.unpaid.values(), *facts.sessions)}
+        known = {s.id: s for s in (*self.unpaid.values(), *self.context.values(), *facts.sessions)}
         idx = Index(
             replace(facts, tenants=self.tenants, passes=self.passes, sessions=list(known.values()))
         )
@@ -197,9 +205,65 @@ class Reconciliation:
             and (only is not None or in_audit(s, now=self.now))
             and (self.tenant is None or subscription_tenant(s, idx) == self.tenant)
         ]
+        if not self.settled:
+            waiting = [s for s in audited if history_needed(s, idx, self.window) is not None]
+            for sub in waiting:
+                self.deferred[sub.id] = sub
+                if sub.user_ref in idx.users:
+                    self.deferred_users[sub.user_ref] = idx.users[sub.user_ref]
+            audited = [s for s in audited if s.id not in self.deferred]
         self.findings.extend(audit_subscriptions(audited, idx, now=self.now))
         owners = {s.user_ref for s in audited if s.user_ref}
         self._users([u for u in facts.users if u.id in owners])
+
+    @property
+    def horizon(self) -> datetime | None:
+        """How far back purchases must be read to judge the deferred passes over their whole
+        lives (None: nothing is waiting)."""
+        dates = [history_start(s) for s in self.deferred.values()]
+        known = [d for d in dates if d is not None]
+        return min(known) if known else None
+
+    @property
+    def horizon_tenants(self) -> frozenset[str | None]:
+        """The schools of the deferred passes (whose accounts must be read back)."""
+        idx = Index(Facts(tenants=self.tenants, passes=self.passes))
+        return frozenset(subscription_tenant(s, idx) for s in self.deferred.values())
+
+    def add_context_page(self, facts: Facts) -> None:
+        """Purchases from before the window, read only to settle the deferred passes: each is
+        judged as a purchase is (so a hand-made pass goes to the purchase it matches, as a
+        longer window would have it), but counts and findings stay the window's."""
+        idx = Index(replace(facts, tenants=self.tenants, passes=self.passes))
+        page = sorted(
+            (
+                s
+                for s in facts.sessions
+                if s.created < self.window.start
+                and (self.tenant is None or session_tenant(s, idx) == self.tenant)
+            ),
+            key=lambda s: (s.created, s.id),
+        )
+        for session in page:
+            self.context[session.id] = session
+            if session.is_paid and session.is_pass_session:
+                purchase = judge_purchase(
+                    session, idx, now=self.now, actor=self.actor, claimed=self.claimed
+                )
+                self.accounted.update(purchase.subscriptions)
+
+    def settle(self) -> None:
+        """Audit the deferred passes against every purchase read; call after the context."""
+        if self.settled:
+            return
+        self.settled = True
+        if self.deferred:
+            subs = list(self.deferred.values())
+            self.deferred = {}
+            self.audit(
+                Facts(subscriptions=subs, users=list(self.deferred_users.values())),
+                only=frozenset(s.id for s in subs),
+            )
 
     def finish(
         self,
@@ -218,6 +282,7 @@ class Reconciliation:
         """
         if audit is not None:
             self.audit(audit, only=audit_subscription_ids)
+        self.settle()
         findings = [_unreachable(a) for a in accounts if not a.ok]
         if self.tenant is not None:
             findings = [f for f in findings if f.tenant in (None, self.tenant)]
@@ -269,9 +334,29 @@ def reconcile(
         tenant=tenant,
     )
     run.add_page(facts)
+    run.add_context_page(facts)  # sessions before the window: whole-life payment only
     return run.finish(
         accounts=facts.accounts, audit=facts, audit_subscription_ids=audit_subscription_ids
     )
+
+
+def history_start(sub: Subscription) -> datetime | None:
+    """The earliest purchase that could be this pass's: 3 days before it started (the manual
+    match's reach) or before it was created, whichever is earlier."""
+    dates = [d for d in (sub.start_date, sub.created_at) if d is not None]
+    return min(dates) - timedelta(days=MANUAL_MATCH_DAYS) if dates else None
+
+
+def history_needed(sub: Subscription, idx: Index, window: Window) -> datetime | None:
+    """When deciding whether this pass is paid needs purchases from before the window: the
+    date to read back to; None when what is known decides it (cli-contract: the window
+    selects purchases, never a pass's payment)."""
+    if sub.is_grant or idx.linked_session(sub) is not None:
+        return None
+    start = history_start(sub)
+    if start is None or start >= window.start:
+        return None
+    return start
 
 
 def _unreachable(scan: AccountScan) -> Finding:

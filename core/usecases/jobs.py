@@ -195,11 +195,11 @@ class Jobs:
         _, scans = await services.scan(
             services.accounts_of(catalogue), window, on_page=on_page, collect=False
         )
-        audit_facts = None
         if audit:
             active = await services.passes.active_subscriptions(now=now)
-            audit_facts = Facts(subscriptions=active.subscriptions, users=active.users)
-        report = run.finish(accounts=scans, audit=audit_facts)
+            run.audit(Facts(subscriptions=active.subscriptions, users=active.users))
+            await services.read_history(run, catalogue)
+        report = run.finish(accounts=scans)
         rows.sort(key=lambda r: (r.created, r.session))
         return Scan(catalogue, report, tuple(rows))
 

@@ -233,7 +233,38 @@ class Services:
         )
         async for chunk in self.passes.active_subscription_pages(now=window.end):
             run.audit(Facts(subscriptions=chunk.subscriptions, users=chunk.users))
+        await self.read_history(run, catalogue)
         return run.finish(accounts=scans)
+
+    async def read_history(self, run: Reconciliation, catalogue: Catalogue) -> None:
+        """Read the purchases from before the window that the deferred passes may be paid by
+        (their schools' accounts and the platform's, back to the oldest one's start), so that
+        whether a pass is paid never depends on the window (cli-contract). Nothing is read when
+        nothing waits. A read that fails leaves those passes judged on what is known."""
+        since = run.horizon
+        if since is None or since >= run.window.start:
+            return
+        schools = run.horizon_tenants
+        accounts = [(a, t) for a, t in self.accounts_of(catalogue) if a is None or t in schools]
+
+        async def on_page(page: list[CheckoutSession]) -> None:
+            related = await self.related_to(page)
+            run.add_context_page(
+                Facts(
+                    sessions=page,
+                    subscriptions=related.subscriptions,
+                    users=related.users,
+                    clerk_users=related.clerk_users,
+                )
+            )
+
+        try:
+            await self.scan(
+                accounts, Window(since, run.window.start), on_page=on_page, collect=False
+            )
+        except UpstreamError as err:
+            if err.service != "stripe":
+                raise
 
     async def related_to(self, page: Sequence[CheckoutSession]) -> Related:
         """One Sanity query for everything a page of purchases needs."""
@@ -292,7 +323,29 @@ class Services:
             customer_and_bookings(), self.scan(self.accounts_of(catalogue), window)
         )
         wanted = normalise_email(address)
-        mine = [s for s in sessions if s.user_id in known_ids or normalise_email(s.email) == wanted]
+
+        def is_mine(s: CheckoutSession) -> bool:
+            return s.user_id in known_ids or normalise_email(s.email) == wanted
+
+        mine = [s for s in sessions if is_mine(s)]
+        # Whole-life payment: the customer's passes that started before the window are judged
+        # with the purchases of their lives, as `check` does (cli-contract).
+        probe = Reconciliation(
+            tenants=catalogue.tenants, passes=catalogue.passes, now=window.end, window=window
+        )
+        probe.audit(
+            Facts(subscriptions=customer.subscriptions, users=customer.users, sessions=mine),
+            only=frozenset(s.id for s in customer.subscriptions),
+        )
+        since = probe.horizon
+        if since is not None and since < window.start:
+            try:
+                older, _ = await self.scan(self.accounts_of(catalogue), Window(since, window.start))
+            except UpstreamError as err:
+                if err.service != "stripe":
+                    raise
+                older = []
+            mine += [s for s in older if is_mine(s) and s.created < window.start]
         related = [customer, await self.related_to(mine)]
         facts = _facts(catalogue, mine, scans, related, bookings=bookings)
         return diagnose(
@@ -451,8 +504,8 @@ _MAILTO = re.compile(r"<mailto:([^|<>]+)(?:\|[^<>]*)?>")
 def parse_email(text: str) -> str:
     """One email address from what a person typed: Slack's `<mailto:a@b|a@b>`, spaces, case.
 
-    The local part is RFC 5322's dot-atom (letters, digits — any script — and
-    ``!#$%&'*+-/=?^_`{|}~``, dots between) or a quoted string (`"a b"@example.com`), so
+    The local part is RFC 5322's dot-atom (letters, digits, ``!#$%&'*+-/=?^_`{|}~`` and, as
+    RFC 6531 allows, any printable non-ASCII character; dots between) or a quoted string (`"a b"@example.com`), so
     `o'brien@…` and `kari+tag@…` are addresses; the domain is dot-separated labels of letters,
     digits and hyphens.
 
@@ -514,7 +567,8 @@ def _local_part(local: str) -> bool:
             i += 1
         return i == len(inner) and bool(inner.strip())
     return all(
-        atom and all(ch.isalnum() or ch in _ATEXT for ch in atom) for atom in local.split(".")
+        atom and all(ch.isalnum() or ch in _ATEXT or not ch.isascii() for ch in atom)
+        for atom in local.split(".")
     )
 
 
