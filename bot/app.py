@@ -29,6 +29,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.dismiss_guard import require_approvers_to_dismiss
 from bot.errors import handle_error
 from bot.middleware import (
     Deliveries,
@@ -197,6 +198,9 @@ def build_app(
         )
     )
     app.use(require_approvers(settings.approvers, two_person=settings.passbot_two_person))
+    app.use(
+        require_approvers_to_dismiss(settings.approvers, two_person=settings.passbot_two_person)
+    )
     app.error(handle_error)
     handlers.register(app)
     if activity is not None:

@@ -83,9 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--world", default=str(EXAMPLES / "demo-world.json"))
     sandbox.add_argument("--latency-ms", type=int, default=0)
     health = sub.add_parser("health", help="webhook and configuration health")
-    job = sub.add_parser("job", help="run one scheduled job now, printing what it would post")
+    job = sub.add_parser("job", help="one scheduled job now: a preview, or posted with --post")
     job.add_argument("name", choices=["summary", "sweep", "health", "early_warning"])
-    job.add_argument("--force", action="store_true", help="run even if its period already ran")
+    job.add_argument(
+        "--post", action="store_true", help="post to PASSBOT_CHANNEL and claim the period"
+    )
+    job.add_argument("--force", action="store_true", help="with --post: post even if claimed")
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode; --http for HTTP)")
     serve.add_argument("--http", action="store_true", help="serve /slack/events and /healthz")
     serve.add_argument("--port", type=int, default=3000)

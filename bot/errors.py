@@ -21,9 +21,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import CoreError, RefusedError, StaleFixError, UpstreamError, UsageError
+from handlers.actions.dismiss import CardMemory
+from handlers.actions.fix import revise_card
 from handlers.blocks.errors import build_error
 from handlers.blocks.fix import build_card_note
-from handlers.ids import APPROVAL_ACTIONS
+from handlers.ids import APPROVAL_ACTIONS, ActionId
 from handlers.messages import CARD_KEY, Card, replace_card, tell, update
 from handlers.payloads import ActionPayload
 
@@ -79,7 +81,19 @@ async def _show(
     press = _press(body)
     if press is not None and press.action.action_id in APPROVAL_ACTIONS and press.blocks:
         line = f"⚠️ {text}"
-        card = build_card_note(press.blocks, press.action.block_id, line, keep_buttons=keep_buttons)
+        block_id = press.action.block_id
+        cards = context.get("cards")
+        if press.action.action_id != ActionId.FIX_ALL and isinstance(cards, CardMemory):
+            # The card as other presses left it, one update at a time (see revise_card).
+            await revise_card(
+                client,
+                respond or _no_respond,
+                press,
+                cards,
+                lambda blocks: build_card_note(blocks, block_id, line, keep_buttons=keep_buttons),
+            )
+            return
+        card = build_card_note(press.blocks, block_id, line, keep_buttons=keep_buttons)
         await replace_card(client, respond or _no_respond, press, card)
         return
     card_ref = context.get(CARD_KEY)

@@ -3,10 +3,11 @@
 `passbot health [--json]`: exit 0 when every check is ok, 1 when any fails, 3 when a service
 failed outright (named on stderr; the report is printed all the same).
 
-`passbot job NAME [--force]`: runs one scheduled job now, printing what it would post — its
-period is claimed like the scheduler's (so cron can drive it and never post twice); `--force`
-runs it without claiming. Exit 0, or 1 when what it found needs attention, 3 when a service
-failed.
+`passbot job NAME [--post] [--force]`: without --post, prints what the job would post and
+claims nothing (no period, no finding history, no automatic fix); with --post, posts it to
+PASSBOT_CHANNEL and claims its period like the scheduler (so cron can drive it and never post
+twice); `--force` posts even if the period was claimed. Exit 0, or 1 when what it found needs
+attention, 3 when a service failed.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from typing import Any
 from bot.container import build_services
 from bot.health import exit_status, render_health, run_health
 from bot.poster import TextPoster
-from bot.scheduler import ALREADY, FAILED, NOT_DUE, scheduler_for
+from bot.scheduler import ALREADY, FAILED, NOT_DUE, POSTED, scheduler_for
 from bot.settings import Settings
 from core.domain.health import HealthReport
 from core.domain.summary import EarlyWarning, Summary
-from core.errors import UpstreamError
+from core.errors import UpstreamError, UsageError
+from core.ports import Poster
 
 
 def _write(text: str) -> None:
@@ -41,13 +43,25 @@ async def health_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def job_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`passbot job NAME [--force]`."""
-    poster = TextPoster(out=io.StringIO()) if args.json else TextPoster()  # --json: kept quiet
-    async with (
-        build_services(settings) as services,
-        scheduler_for(settings, services, poster) as scheduler,
-    ):
-        outcome = await scheduler.run(args.name, force=args.force)
+    """`passbot job NAME [--post] [--force]`: a preview that claims nothing, or (--post) the
+    run the scheduler would make, posted to PASSBOT_CHANNEL with its period claimed."""
+    if args.post:
+        missing = settings.missing("passbot_channel", "slack_bot_token")
+        if missing:
+            raise UsageError(f"--post needs {' and '.join(missing)}")
+    async with build_services(settings) as services:
+        if args.post:
+            from bot.serve import slack_poster
+
+            assert settings.passbot_channel is not None
+            poster: Poster = slack_poster(settings, services, settings.passbot_channel)
+        else:
+            poster = TextPoster(out=io.StringIO()) if args.json else TextPoster()  # --json: quiet
+        async with scheduler_for(settings, services, poster) as scheduler:
+            if args.post:
+                outcome = await scheduler.run(args.name, force=args.force)
+            else:
+                outcome = await scheduler.preview(args.name)
     data: Any = outcome.data
     if args.json:
         _write(
@@ -63,6 +77,8 @@ async def job_command(args: argparse.Namespace, settings: Settings) -> int:
         )
     elif outcome.status in (ALREADY, NOT_DUE):
         _write(f"{outcome.job}: {outcome.status.replace('_', ' ')} (period {outcome.period})")
+    elif outcome.status == POSTED:
+        _write(f"{outcome.job}: posted to {settings.passbot_channel} (period {outcome.period})")
     elif outcome.status != FAILED and isinstance(data, EarlyWarning) and not data.findings:
         _write(f"{outcome.job}: nothing new to warn about")
     if outcome.error is not None:

@@ -11,6 +11,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.health import render_health
+from core.domain.counts import of_total
 from core.domain.findings import Finding
 from core.domain.health import HealthReport
 from core.domain.metrics import Metrics
@@ -42,7 +43,8 @@ def _school(line: SchoolSummary) -> list[str]:
     out = [
         f"{line.name}: {line.paid} paid pass purchases · {line.by_webhook} by the webhook "
         f"({line.on_time} within 15 min) · {line.fixed_by_passbot} fixed by passbot · "
-        f"{line.still_open} still open · fulfilment {_pct(line.fulfilment_rate)}",
+        f"{line.still_open} still open · fulfilled by the webhook within 15 min: "
+        f"{of_total(line.on_time, line.paid, short='late or missing')}",
         f"  last {len(line.trend)} days: {sparkline([p.rate for p in line.trend])}",
     ]
     out += [_finding_line(f) for f in line.open_findings[:20]]
@@ -61,12 +63,16 @@ def render_metrics(metrics: Metrics) -> str:
         else "nothing resolved yet"
     )
     return (
-        f"Metrics, last {metrics.period_days} days: webhook fulfilment "
-        f"{_pct(metrics.fulfilment.value)} ({metrics.fulfilment.numerator}/"
-        f"{metrics.fulfilment.denominator} within 15 min) · time to resolve {resolve} · "
+        f"Metrics, last {metrics.period_days} days: webhook fulfilment within 15 min "
+        f"{of_total(*_counts(metrics), short='late or missing')}"
+        f" · time to resolve {resolve} · "
         f"false positives {fp.dismissed} of {fp.seen} ({_pct(fp.rate)}) · customer reports "
         f"{metrics.reports.mean}/week ({' '.join(map(str, metrics.reports.series))})"
     )
+
+
+def _counts(metrics: Metrics) -> tuple[int, int]:
+    return metrics.fulfilment.numerator, metrics.fulfilment.denominator
 
 
 def _hours(value: timedelta | None) -> str:
@@ -79,11 +85,11 @@ def render_summary(summary: Summary, tz: tzinfo | None = None) -> str:
     when = summary.generated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     since = summary.window.start.astimezone(zone).strftime("%Y-%m-%d")
     title = "Weekly sweep" if summary.kind == "weekly" else "Daily summary"
-    rate = summary.on_time / summary.paid if summary.paid else None
+    on_time = of_total(summary.on_time, summary.paid, short="late or missing")
     lines = [
         f"{title} — {summary.mode} mode — {when} (purchases since {since})",
-        f"{summary.paid} paid pass purchases, {_pct(rate)} fulfilled by the webhook within "
-        f"15 minutes, {summary.still_open} still open",
+        f"{summary.paid} paid pass purchases, fulfilled by the webhook within 15 minutes: "
+        f"{on_time}, {summary.still_open} still open",
         "",
     ]
     for line in summary.schools:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from core.domain.counts import of_total
 from core.domain.diagnose import Diagnosis
 from core.domain.findings import Finding, Severity
 from core.domain.models import JSON
@@ -40,7 +41,6 @@ def finding_lines(finding: Finding, *, indent: str = "  ") -> list[str]:
 
 def render_check(report: ReconcileReport, *, mode: str) -> str:
     """The daily summary as text."""
-    rate = report.fulfilment_rate
     lines = [
         f"passbot check — {_day(report.window.start)} → {_day(report.window.end)} ({mode} mode)",
         "accounts: "
@@ -49,8 +49,8 @@ def render_check(report: ReconcileReport, *, mode: str) -> str:
             + ("ok" if a.ok else f"UNREACHABLE: {a.error}")
             for a in report.accounts
         ),
-        f"{report.paid_pass_sessions} paid pass purchases · {report.with_pass} with a pass · "
-        f"fulfilment {'—' if rate is None else f'{rate:.1%}'} · "
+        f"{report.paid_pass_sessions} paid pass purchases · with a pass: "
+        f"{of_total(report.with_pass, report.paid_pass_sessions)} · "
         f"{report.not_pass_sessions} other sessions (not passes, or unpaid)",
         "",
     ]

@@ -86,12 +86,13 @@ SCHEDULE: tuple[JobSpec, ...] = (
 )
 
 #: How a run ended.
-POSTED, NOTHING, ALREADY, NOT_DUE, FAILED = (
+POSTED, NOTHING, ALREADY, NOT_DUE, FAILED, PREVIEW = (
     "posted",
     "nothing_to_post",
     "already_ran",
     "not_due",
     "failed",
+    "preview",
 )
 
 
@@ -165,6 +166,21 @@ class Scheduler:
         if not self.ledger.claim_run(job, period.key, at=self.clock.now()):
             return RunOutcome(job, period.key, ALREADY)
         return await self._run(job, period.key, record=True)
+
+    async def preview(self, job: str) -> RunOutcome:
+        """What the job would post now, handed to the poster (a text preview), claiming
+        nothing and changing nothing (`passbot job NAME` without --post)."""
+        period = self.period(job)
+        key = period.key if period else None
+        self.jobs.preview = True
+        try:
+            data = await self._produce(job)
+            await self._deliver(data)
+        except CoreError as err:
+            return RunOutcome(job, key, FAILED, error=err)
+        finally:
+            self.jobs.preview = False
+        return RunOutcome(job, key, PREVIEW, data)
 
     async def catch_up(self) -> list[RunOutcome]:
         """Run every job whose latest period has not run (missed, or failed before posting)."""

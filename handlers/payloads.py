@@ -104,17 +104,22 @@ class DismissValue(_Carried):
 
     key: str = Field(alias="k", min_length=1, max_length=600)
     fix: str | None = Field(default=None, alias="f", max_length=64)
+    #: Who asked for the card (a /fixpass card), for the two-person rule; None on summaries.
+    requester: str | None = Field(default=None, alias="r", max_length=64)
 
     def encode(self) -> str:
         """The compact JSON a button's `value` holds."""
-        text = json.dumps({"k": self.key, "f": self.fix}, separators=(",", ":"))
+        data: dict[str, str | None] = {"k": self.key, "f": self.fix}
+        if self.requester:
+            data["r"] = self.requester
+        text = json.dumps(data, separators=(",", ":"))
         assert len(text) <= MAX_VALUE
         return text
 
     @classmethod
-    def make(cls, key: str, *, fix: str | None) -> DismissValue:
+    def make(cls, key: str, *, fix: str | None, requester: str | None = None) -> DismissValue:
         """Build a value from its parts."""
-        return cls.model_validate({"k": key, "f": fix})
+        return cls.model_validate({"k": key, "f": fix, "r": requester})
 
 
 class DismissMeta(_Carried):
@@ -128,11 +133,19 @@ class DismissMeta(_Carried):
     channel: str | None = Field(default=None, alias="c", max_length=64)
     ts: str | None = Field(default=None, alias="t", max_length=64)
     block_id: str = Field(default="", alias="b", max_length=255)
+    requester: str | None = Field(default=None, alias="r", max_length=64)
 
     def encode(self) -> str:
         """As private_metadata (Slack keeps up to 3,000 characters)."""
         return json.dumps(
-            {"k": self.key, "f": self.fix, "c": self.channel, "t": self.ts, "b": self.block_id},
+            {
+                "k": self.key,
+                "f": self.fix,
+                "c": self.channel,
+                "t": self.ts,
+                "b": self.block_id,
+                "r": self.requester,
+            },
             separators=(",", ":"),
         )
 
@@ -147,7 +160,14 @@ class DismissMeta(_Carried):
     ) -> DismissMeta:
         """The metadata of the modal opened from a press of `value`'s button."""
         return cls.model_validate(
-            {"k": value.key, "f": value.fix, "c": channel, "t": ts, "b": block_id}
+            {
+                "k": value.key,
+                "f": value.fix,
+                "c": channel,
+                "t": ts,
+                "b": block_id,
+                "r": value.requester,
+            }
         )
 
 

@@ -14,15 +14,23 @@ from core.domain.rule import pass_problems
 
 
 def audit_subscriptions(
-    subs: Iterable[Subscription], idx: Index, *, now: datetime
+    subs: Iterable[Subscription],
+    idx: Index,
+    *,
+    now: datetime,
+    paid: frozenset[str] = frozenset(),
 ) -> list[Finding]:
-    """Findings about subscriptions no judged purchase accounts for."""
+    """Findings about subscriptions no judged purchase accounts for.
+
+    Args:
+        paid: hand-made passes a purchase from before the window matches (paid, whole life).
+    """
     findings: list[Finding] = []
     for sub in subs:
         broken = _broken_reference(sub, idx)
         if broken is not None:
             findings.append(broken)
-        unpaid = _unpaid(sub, idx, now=now)
+        unpaid = None if sub.id in paid else _unpaid(sub, idx, now=now)
         if unpaid is not None:
             findings.append(unpaid)
     return findings

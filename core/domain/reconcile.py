@@ -126,6 +126,7 @@ class Reconciliation:
         self.deferred: dict[str, Subscription] = {}
         self.deferred_users: dict[str, SanityUser] = {}
         self.context: dict[str, CheckoutSession] = {}
+        self.context_claimed: set[str] = set()
         self.settled = False
         self.sessions_checked = self.not_pass = self.paid = self.with_pass = 0
         self.tallies: dict[str, SchoolTally] = {}
@@ -192,7 +193,7 @@ class Reconciliation:
             facts: the subscriptions (and the users they reference) to audit.
             only: audit only these (a customer's); default: every active, unexpired one.
         """
-        accounted = self.accounted | self.claimed
+        accounted = self.accounted | (self.claimed - self.context_claimed)
         known = {s.id: s for s in (*self.unpaid.values(), *self.context.values(), *facts.sessions)}
         idx = Index(
             replace(facts, tenants=self.tenants, passes=self.passes, sessions=list(known.values()))
@@ -206,13 +207,20 @@ class Reconciliation:
             and (self.tenant is None or subscription_tenant(s, idx) == self.tenant)
         ]
         if not self.settled:
-            waiting = [s for s in audited if history_needed(s, idx, self.window) is not None]
+            waiting = [
+                s
+                for s in audited
+                if s.id not in self.context_claimed
+                and history_needed(s, idx, self.window) is not None
+            ]
             for sub in waiting:
                 self.deferred[sub.id] = sub
                 if sub.user_ref in idx.users:
                     self.deferred_users[sub.user_ref] = idx.users[sub.user_ref]
             audited = [s for s in audited if s.id not in self.deferred]
-        self.findings.extend(audit_subscriptions(audited, idx, now=self.now))
+        self.findings.extend(
+            audit_subscriptions(audited, idx, now=self.now, paid=frozenset(self.context_claimed))
+        )
         owners = {s.user_ref for s in audited if s.user_ref}
         self._users([u for u in facts.users if u.id in owners])
 
@@ -247,10 +255,11 @@ class Reconciliation:
         for session in page:
             self.context[session.id] = session
             if session.is_paid and session.is_pass_session:
-                purchase = judge_purchase(
-                    session, idx, now=self.now, actor=self.actor, claimed=self.claimed
-                )
-                self.accounted.update(purchase.subscriptions)
+                before = set(self.claimed)
+                judge_purchase(session, idx, now=self.now, actor=self.actor, claimed=self.claimed)
+                # A hand-made pass it matches is paid; it is still audited (references), as a
+                # pass linked to a purchase before the window is.
+                self.context_claimed.update(self.claimed - before)
 
     def settle(self) -> None:
         """Audit the deferred passes against every purchase read; call after the context."""

@@ -86,6 +86,9 @@ class Jobs:
         self.health_service = health
         self.health_config = health_config
         self.autofix = autofix
+        #: A preview (`passbot job NAME` without --post): produce what would be posted, and
+        #: change nothing — no finding history, no automatic fixes, no purchase marked warned.
+        self.preview = False
         self.autofix_actor = autofix_actor
 
     # ----------------------------------------------------------------------------- jobs
@@ -96,8 +99,10 @@ class Jobs:
         now = self.services.clock.now()
         days = max(self.services.lookback_days, TREND_DAYS) if weekly else TREND_DAYS
         scan = await self.scan(Window(now - timedelta(days=days), now), audit=True)
-        self._remember(scan, now=now, complete=True, whole_lookback=weekly)
-        autofixed = await self._autofix(scan.report.findings, now=now) if self.autofix else ()
+        if not self.preview:
+            self._remember(scan, now=now, complete=True, whole_lookback=weekly)
+        autofix = self.autofix and not self.preview
+        autofixed = await self._autofix(scan.report.findings, now=now) if autofix else ()
         metrics = None
         if weekly:
             since = now - timedelta(days=METRICS_DAYS)
@@ -120,12 +125,15 @@ class Jobs:
         """Purchases 15–75 minutes old with no pass that were not warned about before."""
         now = self.services.clock.now()
         scan = await self.scan(warning_window(now), audit=False)
-        self._remember(scan, now=now, complete=False)
+        if not self.preview:
+            self._remember(scan, now=now, complete=False)
         warned = {r.session for r in scan.rows if self.ledger.has_run(WARNED, r.session)}
         return build_warning(rows=scan.rows, findings=scan.report.findings, now=now, warned=warned)
 
     def mark_warned(self, warning: EarlyWarning) -> None:
         """Record the purchases of a posted warning, so that no later scan repeats them."""
+        if self.preview:
+            return
         at = self.services.clock.now()
         for finding in warning.findings:
             if finding.session and self.ledger.claim_run(WARNED, finding.session, at=at):

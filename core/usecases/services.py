@@ -505,9 +505,9 @@ def parse_email(text: str) -> str:
     """One email address from what a person typed: Slack's `<mailto:a@b|a@b>`, spaces, case.
 
     The local part is RFC 5322's dot-atom (letters, digits, ``!#$%&'*+-/=?^_`{|}~`` and, as
-    RFC 6531 allows, any printable non-ASCII character; dots between) or a quoted string (`"a b"@example.com`), so
-    `o'brien@…` and `kari+tag@…` are addresses; the domain is dot-separated labels of letters,
-    digits and hyphens.
+    RFC 6531 allows, any printable non-ASCII character; dots between) or a quoted string
+    (`"a b"@example.com`), so `o'brien@…` and `kari+tag@…` are addresses; the domain is
+    dot-separated labels of letters, digits and hyphens.
 
     Raises:
         UsageError: when the text is not exactly one address.

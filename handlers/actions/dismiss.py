@@ -3,6 +3,7 @@ handled in handlers/views)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -29,7 +30,19 @@ class CardMemory:
 
     def __init__(self, size: int = 500) -> None:
         self._cards: OrderedDict[tuple[str, str], list[Block]] = OrderedDict()
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._size = size
+
+    def lock(self, channel: str, ts: str) -> asyncio.Lock:
+        """One card's lock: its updates are made one at a time, each from the latest blocks,
+        so that two presses of different fixes never overwrite each other's status lines."""
+        key = (channel, ts)
+        if key not in self._locks:
+            if len(self._locks) >= self._size:
+                for old in [k for k, v in self._locks.items() if not v.locked()]:
+                    del self._locks[old]
+            self._locks[key] = asyncio.Lock()
+        return self._locks[key]
 
     def remember(self, channel: str, ts: str, blocks: Sequence[Block]) -> None:
         """Keep a card's blocks."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from typing import Any
 
@@ -11,8 +12,10 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.usecases.approvals import Approval, Approvals
+from handlers.actions.dismiss import CardMemory
 from handlers.blocks.fix import build_card_applying, build_card_result, build_claim_lost
-from handlers.messages import replace_card, show_on_card, tell, user_email
+from handlers.blocks.kit import Block, Message
+from handlers.messages import Respond, replace_card, show_on_card, tell, user_email
 from handlers.payloads import ActionPayload, FixButtonValue
 
 
@@ -28,6 +31,29 @@ def approval_of(press: ActionPayload) -> Approval:
     )
 
 
+async def revise_card(
+    client: AsyncWebClient,
+    respond: Respond,
+    press: ActionPayload,
+    cards: CardMemory | None,
+    make: Callable[[Sequence[Block]], Message],
+    *,
+    best_effort: bool = False,
+) -> None:
+    """Update the card a button was pressed on, one press at a time, from its latest blocks
+    (this process's, else the press's): two presses of different fixes on one card each keep
+    the other's status line."""
+    if cards is None or not (press.channel and press.ts):
+        msg = make(press.blocks)
+        await (show_on_card if best_effort else replace_card)(client, respond, press, msg)
+        return
+    async with cards.lock(press.channel, press.ts):
+        latest = cards.recall(press.channel, press.ts) or press.blocks
+        msg = make(latest)
+        await (show_on_card if best_effort else replace_card)(client, respond, press, msg)
+        cards.remember(press.channel, press.ts, msg["blocks"])
+
+
 async def handle_fix_apply_button(
     ack: AsyncAck,
     body: dict[str, Any],
@@ -35,6 +61,7 @@ async def handle_fix_apply_button(
     respond: AsyncRespond,
     approvals: Approvals,
     tz: tzinfo,
+    cards: CardMemory | None = None,
 ) -> None:
     """Claim the fix, strip its buttons at once, re-derive and apply it, and show the result."""
     await ack()
@@ -46,10 +73,17 @@ async def handle_fix_apply_button(
         await tell(respond, build_claim_lost(claim, tz=tz))
         return
     block_id = press.action.block_id
-    applying = build_card_applying(press.blocks, block_id, approver=approval.approver)
+
+    def applying(blocks: Sequence[Block]) -> Message:
+        return build_card_applying(blocks, block_id, approver=approval.approver)
+
     email, _ = await asyncio.gather(
-        user_email(client, approval.approver), show_on_card(client, respond, press, applying)
+        user_email(client, approval.approver),
+        revise_card(client, respond, press, cards, applying, best_effort=True),
     )
     applied = await approvals.apply(approval.by(email), claim)
-    result = build_card_result(press.blocks, block_id, applied, tz=tz)
-    await replace_card(client, respond, press, result)
+
+    def result(blocks: Sequence[Block]) -> Message:
+        return build_card_result(blocks, block_id, applied, tz=tz)
+
+    await revise_card(client, respond, press, cards, result)

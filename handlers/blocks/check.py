@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from core.domain.counts import of_total
 from core.domain.findings import SEVERITY_ORDER, Finding
 from core.domain.reconcile import ReconcileReport
 from handlers.blocks.diagnose import MARK, SHOWN_LINES
@@ -42,7 +43,6 @@ def build_check_report(
     report: ReconcileReport, *, mode: str, schools: Mapping[str, str]
 ) -> tuple[Message, list[Message]]:
     """The reconciliation card and its thread (every finding)."""
-    rate = report.fulfilment_rate
     days = max(1, round((report.window.end - report.window.start).total_seconds() / 86400))
     accounts = ", ".join(
         f"{escape(a.account)} {'ok' if a.ok else '🔴 unreachable'}" for a in report.accounts
@@ -52,8 +52,8 @@ def build_check_report(
     blocks: list[Block] = [
         header(f"Pass check — the last {days} days ({mode} mode)"),
         section(
-            f"*{report.paid_pass_sessions}* paid pass purchases · *{report.with_pass}* with a "
-            f"pass · fulfilment *{'—' if rate is None else f'{rate:.1%}'}* · "
+            f"*{report.paid_pass_sessions}* paid pass purchases · with a pass: "
+            f"*{of_total(report.with_pass, report.paid_pass_sessions)}* · "
             f"{report.not_pass_sessions} other sessions"
         ),
         context(f"accounts: {accounts}"),

@@ -119,11 +119,13 @@ def _finding_blocks(
     schools: Mapping[str, str],
     done: set[str],
     seen: set[str],
+    requester: str | None = None,
 ) -> list[Block]:
     session = finding.session
     offered = finding.fix is not None and session and session in offers and session not in done
     fix = offers[session][0].proposal.id if offered and session else None
-    blocks = [finding_section(finding_text(finding), finding, fix=fix, seen=seen)]
+    text = finding_text(finding)
+    blocks = [finding_section(text, finding, fix=fix, seen=seen, requester=requester)]
     if offered and session:
         done.add(session)
         blocks.extend(build_offer(offers[session], schools))
@@ -185,7 +187,7 @@ def build_diagnosis(
     done: set[str] = set()
     seen: set[str] = set()
     for finding in findings:
-        group = _finding_blocks(finding, offers, schools, done, seen)
+        group = _finding_blocks(finding, offers, schools, done, seen, requested_by)
         if len(blocks) + len(group) > MAX_BLOCKS - _FOOTER:
             break
         blocks.extend(group)

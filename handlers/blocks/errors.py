@@ -69,6 +69,12 @@ def build_forbidden(approvers: Iterable[str], *, two_person: bool = False) -> Me
     return message(text, [section(text)])
 
 
+def build_forbidden_dismissal(why: str) -> Message:
+    """Private answer to a "Not a problem" press by someone who may not dismiss."""
+    text = f"{why} Nothing was recorded."
+    return message(text, [section(text)])
+
+
 def build_unknown_requester() -> Message:
     """Private answer when two-person approval cannot tell who asked for the card."""
     text = (

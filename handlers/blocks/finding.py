@@ -9,6 +9,7 @@ from datetime import tzinfo
 from typing import Any
 
 from core.domain.findings import Finding
+from core.errors import UsageError
 from core.usecases.feedback import MAX_REASON, Dismissal
 from handlers.blocks.kit import (
     MAX_SECTION_TEXT,
@@ -42,23 +43,45 @@ def finding_ref(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
 
 
-def dismiss_button(finding: Finding, *, fix: str | None) -> dict[str, Any]:
-    """ "Not a problem": opens a form asking why (anyone may say so; who and why are shown)."""
+def dismiss_button(
+    finding: Finding, *, fix: str | None, requester: str | None = None
+) -> dict[str, Any]:
+    """ "Not a problem": opens a form asking why. Only approvers may press it, under the fix
+    buttons' rules (two-person included: `requester` is who asked for the card)."""
     return button(
         "Not a problem",
         action_id=ActionId.FINDING_DISMISS,
-        value=DismissValue.make(finding.key, fix=fix).encode(),
+        value=DismissValue.make(finding.key, fix=fix, requester=requester).encode(),
     )
 
 
-def finding_section(text: str, finding: Finding, *, fix: str | None, seen: set[str]) -> Block:
+def finding_section(
+    text: str, finding: Finding, *, fix: str | None, seen: set[str], requester: str | None = None
+) -> Block:
     """The finding's section with its "Not a problem" button beside it. A finding whose key is
     already on the message (`seen`) gets neither a block id nor a second button."""
     ref = finding_ref(finding.key)
     if ref in seen:
         return section(text)
     seen.add(ref)
-    return section(text, block_id=finding_block_id(ref), accessory=dismiss_button(finding, fix=fix))
+    button_ = dismiss_button(finding, fix=fix, requester=requester)
+    return section(text, block_id=finding_block_id(ref), accessory=button_)
+
+
+def without_dismiss(blocks: Sequence[Block], fix: str) -> list[Block]:
+    """The card with the "Not a problem" button gone from the finding whose fix was applied."""
+    out: list[Block] = []
+    for block in blocks:
+        accessory = block.get("accessory") or {}
+        if accessory.get("action_id") == ActionId.FINDING_DISMISS:
+            try:
+                value = DismissValue.decode(accessory.get("value"))
+            except UsageError:
+                value = None
+            if value is not None and value.fix == fix:
+                block = {k: v for k, v in block.items() if k != "accessory"}
+        out.append(block)
+    return out
 
 
 # ----------------------------------------------------------------------------- the modal

@@ -11,6 +11,7 @@ from core.domain.findings import Action, CreateDoc, Operation, PatchDoc
 from core.domain.fixes import FixPlan
 from core.domain.models import parse_instant
 from core.usecases.approvals import PROVENANCE_FIELDS, Applied, Claim, Offer
+from handlers.blocks.finding import without_dismiss
 from handlers.blocks.kit import (
     MAX_BUTTON_TEXT,
     Block,
@@ -248,7 +249,8 @@ def build_card_result(
         details.append(f"transaction {code(data['transaction_id'])}")
     text = line + (f"\n{' · '.join(details)}" if details else "")
     status = context(text)
-    return message(line, with_status(blocks, block_id, status, keep_buttons=False))
+    fixed = without_dismiss(blocks, _proposal_of(block_id))  # a fixed finding is no question
+    return message(line, with_status(fixed, block_id, status, keep_buttons=False))
 
 
 def build_card_note(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from core.domain.counts import of_total
 from core.domain.metrics import Metrics
 from handlers.blocks.kit import Block, Message, context, escape, header, message, section
 
@@ -56,8 +57,9 @@ def metric_fields(metrics: Metrics) -> list[str]:
     top = max(reports.series, default=0)
     trend = sparkline([float(n) for n in reports.series], top=float(top or 1))
     return [
-        f"*Webhook fulfilment*\n*{pct(rate.value)}* — {rate.numerator} of {rate.denominator} "
-        "paid purchases had their pass from the webhook within 15 min",
+        f"*Webhook fulfilment*\n"
+        f"*{of_total(rate.numerator, rate.denominator, short='late or missing')}*"
+        " paid purchases had their pass from the webhook within 15 min",
         f"*Time to resolve* (first seen → fixed)\n{resolve}",
         f"*False positives*\n*{fp.dismissed}* of {fp.seen} findings dismissed as not a problem "
         f"({pct(fp.rate)}){reasons}",
@@ -83,7 +85,8 @@ def build_stats(metrics: Metrics) -> Message:
     fp = metrics.false_positives
     ttr = metrics.time_to_resolve
     fallback = (
-        f"passbot stats, last {metrics.period_days} days: webhook fulfilment {pct(rate.value)}, "
+        f"passbot stats, last {metrics.period_days} days: webhook fulfilment "
+        f"{of_total(rate.numerator, rate.denominator, short='late or missing')}, "
         f"time to resolve median {hours(ttr.median)} / p90 {hours(ttr.p90)}, "
         f"false positives {fp.dismissed} of {fp.seen}, {metrics.reports.mean:g} reports/week"
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, tzinfo
 
+from core.domain.counts import of_total
 from core.domain.findings import SEVERITY_ORDER, Finding
 from core.domain.summary import AutofixOutcome, SchoolSummary, Summary, TrendPoint
 from core.usecases.approvals import Offer
@@ -51,7 +52,7 @@ from handlers.blocks.kit import (
     section,
     summarised,
 )
-from handlers.blocks.stats import metrics_blocks, pct, sparkline
+from handlers.blocks.stats import metrics_blocks, sparkline
 from handlers.ids import ActionId, fix_all_block_id, fix_block_id
 from handlers.payloads import FixAllValue
 
@@ -90,7 +91,8 @@ def school_line(school: SchoolSummary) -> str:
     return (
         f"*{escape(school.name)}* — {school.paid} paid · {school.by_webhook} by the webhook "
         f"({school.on_time} within 15 min) · {school.fixed_by_passbot} fixed by passbot · "
-        f"*{school.still_open}* still open · fulfilment *{pct(school.fulfilment_rate)}* "
+        f"*{school.still_open}* still open · on time "
+        f"*{of_total(school.on_time, school.paid, short='late or missing')}* "
         f"{trend_text(school.trend)}"
     )
 
@@ -271,15 +273,14 @@ def build_summary_post(
     schools = {s.tenant: s.name for s in summary.schools if s.tenant}
     since = summary.window.start.astimezone(tz).strftime("%a %d %b")
     fixed = sum(s.fixed_by_passbot for s in summary.schools)
-    rate = summary.on_time / summary.paid if summary.paid else None
     trend = overall_trend(summary.schools)
     findings = summary.open_findings
     blocks: list[Block] = [
         header(_title(summary, tz)),
         section(
-            f"*{summary.paid}* paid pass purchases since {since} · *{pct(rate)}* fulfilled by the "
-            f"webhook within 15 min · *{fixed}* fixed by passbot · *{summary.still_open}* still "
-            f"open"
+            f"*{summary.paid}* paid pass purchases since {since} · fulfilled by the webhook within "
+            f"15 min: *{of_total(summary.on_time, summary.paid, short='late or missing')}* · "
+            f"*{fixed}* fixed by passbot · *{summary.still_open}* still open"
         ),
         context(
             f"fulfilment by day, the last {len(trend)} days: {trend_text(trend)} · "
@@ -312,7 +313,8 @@ def build_summary_post(
         blocks.append(section("✅ Nothing open: every paid purchase has its pass."))
     fallback = (
         f"{_title(summary, tz).removeprefix('📋 ')}: {summary.paid} paid pass purchases, "
-        f"{pct(rate)} fulfilled by the webhook, {summary.still_open} still open"
+        f"{of_total(summary.on_time, summary.paid, short='late or missing')} fulfilled by the "
+        f"webhook on time, {summary.still_open} still open"
     )
     return message(fallback, blocks), thread
 

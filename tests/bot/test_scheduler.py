@@ -302,21 +302,56 @@ async def test_a_finding_fixed_between_runs_is_resolved_by_the_next_run(tmp_path
 # ------------------------------------------------------------------- the command line
 
 
-def test_passbot_job_claims_the_period_like_the_scheduler(tmp_path, monkeypatch, capsys):
+def test_passbot_job_previews_and_claims_nothing_and_post_claims_the_period(
+    tmp_path, monkeypatch, capsys
+):
+    """cli-contract (Commands): without --post a job prints what it would post and claims
+    nothing — a preview never uses up the day's summary; --post posts to PASSBOT_CHANNEL and
+    claims the period like the scheduler; --force posts even if the period was claimed."""
     monkeypatch.setenv("PASSBOT_DB", str(tmp_path / "passbot.db"))
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "world.json"
     path.write_text(json.dumps(tiny()))
-    code = main(["job", "summary", "--sandbox", str(path)])
-    out, _ = capsys.readouterr()
-    assert code == 0  # Ola's purchase is older than the daily summary's 14 days
-    assert "Daily summary" in out
+    dump = tmp_path / "after.json"
+
+    def posts() -> list[dict[str, Any]]:
+        log = json.loads(dump.read_text())["slack"]["log"]
+        return [e for e in log if e["method"] == "chat.postMessage"]
+
+    for _ in range(2):
+        code = main(["job", "summary", "--sandbox", str(path), "--dump-world", str(dump)])
+        out, _ = capsys.readouterr()
+        assert code == 0  # Ola's purchase is older than the daily summary's 14 days
+        assert "Daily summary" in out
+        assert posts() == []
     code = main(["job", "summary", "--sandbox", str(path), "--json"])
     data = json.loads(capsys.readouterr().out)
-    assert (code, data["status"], data["period"]) == (0, "already_ran", "2026-11-28")
-    code = main(["job", "sweep", "--sandbox", str(path), "--json", "--force"])
+    assert (code, data["status"], data["period"]) == (0, "preview", "2026-11-28")
+
+    code = main(["job", "summary", "--post", "--sandbox", str(path)])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "--post needs PASSBOT_CHANNEL" in err
+
+    monkeypatch.setenv("PASSBOT_CHANNEL", "C0PASSES")
+    code = main(["job", "summary", "--post", "--sandbox", str(path), "--dump-world", str(dump)])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "posted to C0PASSES (period 2026-11-28)" in out
+    (post,) = posts()
+    assert post["args"]["channel"] == "C0PASSES"
+    code = main(["job", "summary", "--post", "--json", "--sandbox", str(path)])
     data = json.loads(capsys.readouterr().out)
-    assert code == 1  # forced: Ola's missing pass is critical
+    assert (code, data["status"], data["period"]) == (0, "already_ran", "2026-11-28")
+    code = main(
+        ["job", "summary", "--post", "--force", "--sandbox", str(path), "--dump-world", str(dump)]
+    )
+    capsys.readouterr()
+    assert code == 0
+    assert len(posts()) == 1  # forced: posted again (a fresh sandbox each run)
+    code = main(["job", "sweep", "--sandbox", str(path), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1  # Ola's missing pass is critical
     assert data["data"]["still_open"] == 1
 
 

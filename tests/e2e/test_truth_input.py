@@ -54,7 +54,8 @@ def test_every_stripe_account_unreachable_is_a_stripe_failure(
     code, out, err = run(capsys, *args, "--sandbox", write(tmp_path, world))
     assert code == 3, (out, err)
     line = err.strip()
-    assert "\n" not in line and line.startswith("passbot: Stripe:")
+    assert "\n" not in line
+    assert line.startswith("passbot: Stripe:")
     assert says in line
     other = "check the key's access" if says == "Stripe is failing" else "Stripe is failing"
     assert other not in line
@@ -82,7 +83,8 @@ def test_a_malformed_session_id_is_refused_before_any_request(capsys, tmp_path, 
         capsys, "fix", session_id, "--yes", "--sandbox", write(tmp_path, TINY), "--dump-world", dump
     )
     assert code == 2, (out, err)
-    assert err.count("\n") == 1 and "not a Checkout Session id" in err
+    assert err.count("\n") == 1
+    assert "not a Checkout Session id" in err
     assert len(err) < 300
     requests = _requests(dump)
     assert not requests.get("stripe"), requests
@@ -96,7 +98,8 @@ def test_a_session_id_of_250_characters_is_asked_for(capsys, tmp_path):
     code, _, err = run(
         capsys, "fix", session_id, "--sandbox", write(tmp_path, TINY), "--dump-world", dump
     )
-    assert code == 2 and "no Checkout Session" in err  # well-formed, unknown
+    assert code == 2
+    assert "no Checkout Session" in err
     assert _requests(dump)["stripe"]
 
 
@@ -126,7 +129,8 @@ def test_as_takes_only_a_slack_user_id(capsys, tmp_path, actor):
         "--sandbox", write(tmp_path, TINY), "--dump-world", dump,
     )  # fmt: skip
     assert code == 2, (out, err)
-    assert err.count("\n") == 1 and "--as takes a Slack user id" in err
+    assert err.count("\n") == 1
+    assert "--as takes a Slack user id" in err
     assert not Path(dump).exists() or not _requests(dump).get("sanity")
     code, out, _ = run(capsys, "audit", "--json")
     assert json.loads(out) == [] or "U0BOSS" not in out

@@ -156,10 +156,13 @@ def test_a_late_fix_is_refused_on_yes_alone_naming_the_two_choices(tmp_path, cap
     assert code == 1
     refused = json.loads(out)["refused"]
     assert "already have ended" in refused
-    assert "--start-today" in refused and "--keep-dates" in refused
+    assert "--start-today" in refused
+    assert "--keep-dates" in refused
     assert _mutations(_dumped(after)) == 0
     code, out, _ = run(capsys, "fix", OLA_SESSION, "--yes", "--sandbox", path)
-    assert code == 1 and out.startswith("Refused:") and "--keep-dates" in out
+    assert code == 1
+    assert out.startswith("Refused:")
+    assert "--keep-dates" in out
 
 
 @pytest.mark.parametrize(
@@ -188,7 +191,8 @@ def test_start_today_and_keep_dates_exclude_each_other(tmp_path, capsys):
         capsys, "fix", OLA_SESSION, "--start-today", "--keep-dates", "--sandbox",
         write(tmp_path, _late()),
     )  # fmt: skip
-    assert code == 2 and "not allowed with" in err
+    assert code == 2
+    assert "not allowed with" in err
 
 
 # ----------------------------------------------------------------- users and the new findings
@@ -227,11 +231,12 @@ def test_placeholder_clerk_ids_and_wrong_prices_are_found(tmp_path, capsys):
          "_ref": "manualUser"}, "stripeSessionId": None, "stripePaymentId": None,
          "purchasePrice": 0}
     )  # fmt: skip
-    code, out, _ = run(capsys, "check", "--json", "--sandbox", write(tmp_path, world))
+    _, out, _ = run(capsys, "check", "--json", "--sandbox", write(tmp_path, world))
     findings = json.loads(out)["findings"]
     (price,) = [f for f in findings if f["kind"] == "price_mismatch"]
     assert (price["severity"], price["session"], price["fix"]) == ("warning", EMIL_SESSION, None)
-    assert "purchasePrice 250" in price["summary"] and "2000" in price["summary"]
+    assert "purchasePrice 250" in price["summary"]
+    assert "2000" in price["summary"]
     (placeholder,) = [f for f in findings if f["kind"] == "placeholder_clerk_id"]
     assert (placeholder["severity"], placeholder["user"]) == ("info", "manualUser")
     assert len(docs(world, "user")) == 3

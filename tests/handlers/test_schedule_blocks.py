@@ -40,6 +40,7 @@ from core.usecases.batch import (
 )
 from core.usecases.feedback import Dismissal
 from core.usecases.services import FixOutcome
+from bot.poster import render_summary
 from handlers.blocks import kit
 from handlers.blocks.finding import (
     build_card_dismissed,
@@ -125,7 +126,8 @@ def test_the_summary_shows_each_school_its_trend_and_each_open_finding_with_its_
     assert post["blocks"][0] == kit.header("📋 Daily summary — Sat 28 Nov 2026")
     for shown in ("*3* paid pass purchases since Sat 14 Nov", "*Aurora Dance* — 3 paid",
                   "0 by the webhook", "0 fixed by passbot", "*3* still open",
-                  "fulfilment *0.0%*", "*Open findings* (3)", "Will write:"):  # fmt: skip
+                  "on time *0 of 3 — 3 late or missing*", "*Open findings* (3)",
+                  "Will write:"):  # fmt: skip
         assert shown in text, shown
     days = next(b for b in post["blocks"] if b["type"] == "context")["elements"][0]["text"]
     assert days.startswith("fulfilment by day, the last 14 days: `")
@@ -175,7 +177,7 @@ def test_automatic_fixes_and_the_weekly_metrics_are_reported() -> None:
     assert "*Fixed automatically* (PASSBOT_AUTOFIX, each audited): 2" in text
     assert f"🤖 `{fixed.session}` → created `subscription-{fixed.session}` (audit #41)" in text
     assert "⚠️ `cs_other` — not applied: changed" in text
-    assert "*Webhook fulfilment*\\n*95.0%*" in text
+    assert "*Webhook fulfilment*\\n*19 of 20 — 1 late or missing*" in text
     assert "*Open findings* (1)" in text  # the automatic fix left one open
 
 
@@ -268,7 +270,7 @@ def test_passstats_shows_every_metric() -> None:
     stats = build_stats(_metrics())
     check_limits(stats)
     text = _text(stats)
-    for shown in ("*95.0%* — 19 of 20", "median *3.0 h* · p90 *26.0 h* (4 resolved)",
+    for shown in ("*19 of 20 — 1 late or missing*", "median *3.0 h* · p90 *26.0 h* (4 resolved)",
                   "*1* of 12 findings dismissed as not a problem (8.3%)",
                   "“a test purchase” ×1", "*1.5* per week", "0 · 2 · 1 · 3"):  # fmt: skip
         assert shown in text, shown
@@ -379,4 +381,21 @@ def test_purchase_rows_of_a_summary_count_the_webhook() -> None:
     summary = build_summary(kind="daily", rows=rows, findings=[], schools={TENANT_ID: "A"},
                             now=NOW, window=WINDOW, mode="test", tz=OSLO)  # fmt: skip
     post, _ = build_summary_post(summary, [], tz=OSLO)
-    assert "fulfilment *100.0%*" in _text(post)
+    assert "on time *1 of 1*" in _text(post)
+
+
+def test_fulfilment_is_counts_never_a_rounded_hundred_percent_while_some_are_missing() -> None:
+    """10,007 of 10,012 would round to 100.0 %; the summary says how many are missing."""
+    created = datetime(2026, 11, 27, 10, tzinfo=UTC)
+    rows = [
+        PurchaseRow(f"cs_{n}", TENANT_ID, created, True, created + timedelta(minutes=1))
+        for n in range(10_007)
+    ] + [PurchaseRow(f"cs_x{n}", TENANT_ID, created, False, None) for n in range(5)]
+    summary = build_summary(kind="daily", rows=rows, findings=[], schools={TENANT_ID: "A"},
+                            now=NOW, window=WINDOW, mode="test", tz=OSLO)  # fmt: skip
+    post, _ = build_summary_post(summary, [], tz=OSLO)
+    text = _text(post)
+    assert "10,007 of 10,012 — 5 late or missing" in text
+    assert "100.0%" not in text
+    assert "100.0%" not in render_summary(summary)
+    assert "10,007 of 10,012 — 5 late or missing" in render_summary(summary)
