@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.poster import render_summary
 from core.domain.findings import Finding
 from core.domain.fixes import plan_fix
 from core.domain.health import Check, HealthReport
@@ -40,7 +41,6 @@ from core.usecases.batch import (
 )
 from core.usecases.feedback import Dismissal
 from core.usecases.services import FixOutcome
-from bot.poster import render_summary
 from handlers.blocks import kit
 from handlers.blocks.finding import (
     build_card_dismissed,
