@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -24,7 +25,8 @@ from core.errors import CoreError, RefusedError, StaleFixError, UpstreamError, U
 from handlers.actions.dismiss import CardMemory
 from handlers.actions.fix import revise_card
 from handlers.blocks.errors import build_error
-from handlers.blocks.fix import build_card_note
+from handlers.blocks.fix import build_card_note, restore_buttons
+from handlers.blocks.kit import Block, Message
 from handlers.ids import APPROVAL_ACTIONS, ActionId
 from handlers.messages import CARD_KEY, Card, replace_card, tell, update
 from handlers.payloads import ActionPayload
@@ -85,13 +87,14 @@ async def _show(
         cards = context.get("cards")
         if press.action.action_id != ActionId.FIX_ALL and isinstance(cards, CardMemory):
             # The card as other presses left it, one update at a time (see revise_card).
-            await revise_card(
-                client,
-                respond or _no_respond,
-                press,
-                cards,
-                lambda blocks: build_card_note(blocks, block_id, line, keep_buttons=keep_buttons),
-            )
+            pressed = press.blocks
+
+            def note(blocks: Sequence[Block]) -> Message:
+                if keep_buttons:  # to press again: the buttons come back
+                    blocks = restore_buttons(blocks, pressed, block_id)
+                return build_card_note(blocks, block_id, line, keep_buttons=keep_buttons)
+
+            await revise_card(client, respond or _no_respond, press, cards, note)
             return
         card = build_card_note(press.blocks, block_id, line, keep_buttons=keep_buttons)
         await replace_card(client, respond or _no_respond, press, card)

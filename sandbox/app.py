@@ -35,6 +35,14 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.clerk_api import ClerkService
+from sandbox.credentials import (  # re-exported here, where they always were
+    CLERK_SECRET_KEY,
+    SANITY_API_TOKEN,
+    SLACK_APP_TOKEN,
+    SLACK_BOT_TOKEN,
+    SLACK_SIGNING_SECRET,
+    STRIPE_KEY_SUFFIX,
+)
 from sandbox.sanity_node import SanityNode
 from sandbox.slack_api import SlackService, SlackState
 from sandbox.slack_api import fault_body as slack_fault_body
@@ -43,13 +51,7 @@ from sandbox.stripe_store import StripeStore
 from sandbox.traffic import Traffic, drop_connection, traffic_middleware
 from sandbox.world import SandboxError, WorldError, check_world, parse_instant
 
-SLACK_BOT_TOKEN = "xoxb-0000000000-sandbox-bot-token"  # noqa: S105 - a fake, sandbox-only token
-SLACK_APP_TOKEN = "xapp-1-A0PASSBOT-sandbox-app-token"  # noqa: S105
-SLACK_SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105
-SANITY_API_TOKEN = "sk-sandbox-sanity-token"  # noqa: S105
 SANITY_API_VERSION = "v2025-02-19"
-CLERK_SECRET_KEY = "sk_test_sandboxclerkkey"  # noqa: S105
-STRIPE_KEY_SUFFIX = "passbotsandboxkey"
 _PROBE_DEFAULT_BODY = "No signature header"
 
 
@@ -370,7 +372,9 @@ class Sandbox:
                 body = json.loads(payload) if isinstance(payload, str) else dict(form)
             except ValueError:
                 body = payload
-        self._slack.record_response_url(request.match_info["id"], body)
+        error = self._slack.record_response_url(request.match_info["id"], body)
+        if error is not None:  # Slack answers a refused response_url post with 400
+            return web.json_response({"ok": False, "error": error}, status=400)
         return web.json_response({"ok": True})
 
     async def _post_envelope(self, request: web.Request) -> web.Response:

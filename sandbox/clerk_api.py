@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.credentials import CLERK_SECRET_KEY
 from sandbox.traffic import Traffic, traffic_middleware
 
 _KNOWN = frozenset({"email_address", "user_id", "limit", "offset", "order_by"})
@@ -94,7 +95,7 @@ class ClerkService:
         try:
             header = request.headers.get("Authorization", "")
             scheme, _, key = header.partition(" ")
-            if scheme.lower() != "bearer" or not key.strip().startswith(("sk_test_", "sk_live_")):
+            if scheme.lower() != "bearer" or key.strip() != CLERK_SECRET_KEY:
                 raise ClerkError(
                     401,
                     "authentication_invalid",

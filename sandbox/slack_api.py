@@ -37,6 +37,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from sandbox.credentials import SLACK_APP_TOKEN, SLACK_BOT_TOKEN
+from sandbox.slack_blocks import blocks_error, view_error
 from sandbox.traffic import Traffic, traffic_middleware
 
 TEAM_ID = "T0SANDBOX"
@@ -139,6 +141,20 @@ def _decoded(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Methods whose `blocks` Slack validates (views: the view's blocks and fields).
+_BLOCK_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+_VIEW_METHODS = frozenset({"views.open", "views.update", "views.push"})
+
+
+def _check_blocks(method: str, args: dict[str, Any]) -> None:
+    """Refuse what Slack refuses: `invalid_blocks`, as the real API answers."""
+    if method in _BLOCK_METHODS and "blocks" in args and blocks_error(args["blocks"]) is not None:
+        raise SlackApiError("invalid_blocks")
+    view = args.get("view")
+    if method in _VIEW_METHODS and isinstance(view, dict) and view_error(view) is not None:
+        raise SlackApiError("invalid_blocks")
+
+
 def _required(args: dict[str, Any], name: str) -> str:
     value = args.get(name)
     if value is None or value == "":
@@ -216,7 +232,7 @@ class SlackService:
     ) -> dict[str, Any]:
         if not token:
             raise SlackApiError("not_authed")
-        if not token.startswith(("xoxb-", "xoxp-", "xapp-")):
+        if token not in (SLACK_BOT_TOKEN, SLACK_APP_TOKEN):  # only the app's own tokens
             raise SlackApiError("invalid_auth")
         if method == "apps.connections.open":
             if not token.startswith("xapp-"):
@@ -228,6 +244,7 @@ class SlackService:
             raise SlackApiError("unknown_method")
         if token.startswith("xapp-"):
             raise SlackApiError("not_allowed_token_type")
+        _check_blocks(method, args)
         args = {**args, "_ts": ts}
         return handler(state, args)
 
@@ -379,10 +396,15 @@ class SlackService:
 
     # ------------------------------------------------------------------ response_url
 
-    def record_response_url(self, response_id: str, body: Any) -> None:
-        """Log a post to a ``response_url`` (served on the control port)."""
+    def record_response_url(self, response_id: str, body: Any) -> str | None:
+        """Log a post to a ``response_url`` (served on the control port); returns Slack's
+        error (`invalid_blocks`) when its blocks would be refused, else None."""
         args = body if isinstance(body, dict) else {"body": body}
-        self._get_state().record("response_url", _decoded(args), id=response_id)
+        decoded = _decoded(args)
+        self._get_state().record("response_url", decoded, id=response_id)
+        if "blocks" in decoded and blocks_error(decoded["blocks"]) is not None:
+            return "invalid_blocks"
+        return None
 
     # ------------------------------------------------------------------ Socket Mode
 

@@ -36,6 +36,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiMapping
 
+from sandbox.credentials import stripe_keys
 from sandbox.stripe_objects import (
     ACCOUNT_FIELDS,
     CHARGE_FIELDS,
@@ -267,7 +268,7 @@ class StripeService:
                     "YOUR_SECRET_KEY').",
                 )
             mode = "live" if store.livemode else "test"
-            if not re.match(rf"^(sk|rk)_{mode}_\w+$", key):
+            if key not in stripe_keys(mode):  # only the keys this "account" issued
                 raise StripeError(401, f"Invalid API Key provided: {_masked(key)}")
             account = request.headers.get("Stripe-Account") or store.platform
             if not store.can_access(account):

@@ -31,8 +31,10 @@ from core.errors import UpstreamError
 T = TypeVar("T")
 
 SERVICE = "stripe"
-SESSION_EXPAND = ["data.payment_intent", "data.payment_intent.latest_charge"]
-RETRIEVE_EXPAND = ["payment_intent", "payment_intent.latest_charge"]
+#: The line items are expanded so that a purchase whose pass is gone can name what was bought
+#: (domain.md FM-43: "show the product name and price from the session line item").
+SESSION_EXPAND = ["data.payment_intent", "data.payment_intent.latest_charge", "data.line_items"]
+RETRIEVE_EXPAND = ["payment_intent", "payment_intent.latest_charge", "line_items"]
 MAX_PAGE = 100
 
 _KEY = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*]+")

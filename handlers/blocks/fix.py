@@ -253,6 +253,23 @@ def build_card_result(
     return message(line, with_status(fixed, block_id, status, keep_buttons=False))
 
 
+def restore_buttons(
+    blocks: Sequence[Block], pressed: Sequence[Block], block_id: str
+) -> list[Block]:
+    """The card with the pressed fix's buttons back where its status line is (they were taken
+    off while it was applying): `pressed` is the card as it was when pressed."""
+    if any(b.get("block_id") == block_id for b in blocks):
+        return list(blocks)
+    original = next((b for b in pressed if b.get("block_id") == block_id), None)
+    if original is None:
+        return list(blocks)
+    note_id = fix_note_block_id(_proposal_of(block_id))
+    out: list[Block] = []
+    for block in blocks:
+        out.append(original if block.get("block_id") == note_id else block)
+    return out
+
+
 def build_card_note(
     blocks: Sequence[Block], block_id: str, text: str, *, keep_buttons: bool
 ) -> Message:

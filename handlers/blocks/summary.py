@@ -313,8 +313,9 @@ def build_summary_post(
         blocks.append(section("✅ Nothing open: every paid purchase has its pass."))
     fallback = (
         f"{_title(summary, tz).removeprefix('📋 ')}: {summary.paid} paid pass purchases, "
-        f"{of_total(summary.on_time, summary.paid, short='late or missing')} fulfilled by the "
-        f"webhook on time, {summary.still_open} still open"
+        f"fulfilled by the webhook on time "
+        f"{of_total(summary.on_time, summary.paid, short='late or missing')}, "
+        f"{summary.still_open} still open"
     )
     return message(fallback, blocks), thread
 

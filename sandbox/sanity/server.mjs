@@ -478,7 +478,11 @@ function apiVersionDate(version) {
   // `v1` is the legacy API (raw perspective), `vX` the experimental one (published).
   if (version === '1') return '2021-03-25'
   if (version === 'X') return '9999-12-31'
-  if (/^\d{4}-\d{2}-\d{2}$/.test(version)) return version
+  if (/^\d{4}-\d{2}-\d{2}$/.test(version)) {
+    // A real calendar date, as Sanity requires: v2025-13-45 or v2025-02-30 are refused.
+    const day = new Date(`${version}T00:00:00Z`)
+    if (!Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === version) return version
+  }
   throw nestedError(400, 'httpBadRequest', `Invalid API version: "v${version}"`)
 }
 

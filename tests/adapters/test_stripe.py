@@ -100,6 +100,7 @@ async def test_session_pages_one_request_per_page_with_expansions() -> None:
     assert ("limit", "3") in params
     assert ("expand[0]", "data.payment_intent") in params
     assert ("expand[1]", "data.payment_intent.latest_charge") in params
+    assert ("expand[2]", "data.line_items") in params
     assert not any(k == "starting_after" for k, _ in params)
     assert headers["Stripe-Account"] == ACCOUNT
     assert headers["Authorization"] == f"Bearer {KEY}"
@@ -155,6 +156,7 @@ async def test_find_session_asks_every_account_and_takes_the_one_that_has_it() -
         assert query_of(url) == [
             ("expand[0]", "payment_intent"),
             ("expand[1]", "payment_intent.latest_charge"),
+            ("expand[2]", "line_items"),  # what was bought, when the pass is gone (FM-43)
         ]
 
 

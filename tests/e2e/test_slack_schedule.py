@@ -272,11 +272,11 @@ async def test_fix_all_leaves_a_purchase_dismissed_as_not_a_problem_alone(
         post = main_posts(log)[0]
         card = card_of(log, post)
         (finding,) = [b for b in findings_on(card) if lost[0] in json.dumps(b)]
-        await bot.send(press_accessory_body(bot, card, finding, "U0SUPPORT"))
+        await bot.send(press_accessory_body(bot, card, finding, "U0APPROVER"))
         (view,) = await bot.wait_for(
             lambda log: [e["args"]["view"] for e in log if e["method"] == "views.open"]
         )
-        await bot.send(submission_body(bot, view, user="U0SUPPORT", reason="a test purchase"))
+        await bot.send(submission_body(bot, view, user="U0APPROVER", reason="a test purchase"))
         await bot.wait_for(lambda log: updates(log, "🙈"))
         card = card_of(await bot.log(), post)  # the summary as it stands now
         assert not [e for _, e in card.buttons() if lost[0] in e["value"]]  # its fix went too

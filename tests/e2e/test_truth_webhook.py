@@ -240,3 +240,25 @@ def test_placeholder_clerk_ids_and_wrong_prices_are_found(tmp_path, capsys):
     (placeholder,) = [f for f in findings if f["kind"] == "placeholder_clerk_id"]
     assert (placeholder["severity"], placeholder["user"]) == ("info", "manualUser")
     assert len(docs(world, "user")) == 3
+
+
+def test_a_purchase_whose_pass_is_gone_names_its_line_item(tmp_path, capsys):
+    """passbot expands `line_items` (it used to read them unexpanded, so always empty): a pass
+    deleted after the purchase is named from what Stripe says was bought (FM-43)."""
+    world = copy.deepcopy(TINY)
+    world["sanity"]["documents"] = [
+        d for d in world["sanity"]["documents"] if d["_id"] != "pass-a-drop"
+    ]
+    ola = session(world, OLA_SESSION)
+    ola["line_items"] = [
+        {"id": "li_ola1", "object": "item", "description": "Drop-in Class", "quantity": 1,
+         "amount_subtotal": 25000, "amount_total": 25000, "amount_discount": 0,
+         "currency": "nok"}
+    ]  # fmt: skip
+    for command in (["check", "--json"], ["fix", OLA_SESSION, "--json"]):
+        _, out, _ = run(capsys, *command, "--sandbox", write(tmp_path, world))
+        data = json.loads(out)
+        findings = data["findings"]
+        (gone,) = [f for f in findings if f["session"] == OLA_SESSION]
+        assert gone["kind"] == "unresolvable_purchase"
+        assert "pass pass-a-drop no longer exists (line item: 'Drop-in Class')" in gone["summary"]

@@ -56,7 +56,7 @@ async def test_web_api_answers_and_logs(
     assert channel["channel"]["name"] == "passes"
     view = await slack.views_open(
         trigger_id="t.1",
-        view={"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": []},
+        view={"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": blocks},
     )
     assert view["view"]["id"].startswith("V")
     dm = await slack.chat_postMessage(channel="U0SUPPORT", text="direct")
@@ -178,7 +178,9 @@ async def test_push_without_a_client_times_out(fresh: Sandbox, http: httpx.Async
     assert answer.status_code == 504
 
 
-async def test_app_token_is_needed_for_socket_mode(fresh: Sandbox, slack: AsyncWebClient) -> None:
+async def test_app_token_is_needed_for_socket_mode(
+    fresh: Sandbox, slack: AsyncWebClient, env: dict[str, str]
+) -> None:
     with pytest.raises(SlackApiError) as caught:
-        await slack.apps_connections_open(app_token="xoxb-not-an-app-token")
+        await slack.apps_connections_open(app_token=env["SLACK_BOT_TOKEN"])  # the bot's token
     assert caught.value.response["error"] == "not_allowed_token_type"
