@@ -42,7 +42,7 @@ REFUSED = {
     "block id over 255": [{**_section("x"), "block_id": "b" * 256}],
     "11 context elements": [
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}
-    ],  # fmt: skip
+    ],
     "section with neither text nor fields": [{"type": "section"}],
 }
 
