@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from core.adapters.db import Database, open_database
-from core.findings import Finding
-from core.metrics import FindingRecord
+from core.domain.findings import Finding
+from core.domain.metrics import FindingRecord
 
 _SELECT = (
     "SELECT key, kind, severity, session, account, tenant, summary, occurred_at, first_seen,"
