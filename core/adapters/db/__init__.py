@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from core.adapters.db.base import Database, Result, Tx
 from core.adapters.db.migrations import LATEST, migrate, schema_version
-from core.adapters.db.postgres import PostgresDatabase, is_postgres, redact
 from core.adapters.db.sqlite import SqliteDatabase
 from core.errors import UpstreamError, UsageError
 
 __all__ = [
     "LATEST",
     "Database",
-    "PostgresDatabase",
     "Result",
     "SqliteDatabase",
     "Tx",
     "is_postgres",
     "open_database",
-    "redact",
     "schema_version",
 ]
+
+
+def is_postgres(url: str) -> bool:
+    """Whether PASSBOT_DB names a PostgreSQL database rather than a SQLite file."""
+    return url.startswith(("postgresql://", "postgres://"))
 
 
 def open_database(url: str) -> Database:
@@ -30,7 +32,13 @@ def open_database(url: str) -> Database:
             database from a newer passbot) — nothing was written.
         UpstreamError: PostgreSQL could not be reached (named without its password).
     """
-    db: Database = PostgresDatabase(url) if is_postgres(url) else SqliteDatabase(url)
+    db: Database
+    if is_postgres(url):
+        from core.adapters.db.postgres import PostgresDatabase  # psycopg only when it is used
+
+        db = PostgresDatabase(url)
+    else:
+        db = SqliteDatabase(url)
     try:
         migrate(db)
     except UpstreamError as err:

@@ -25,11 +25,6 @@ CONNECT_TIMEOUT = 5
 POOL_SIZE = 8
 
 
-def is_postgres(url: str) -> bool:
-    """Whether PASSBOT_DB names a PostgreSQL database rather than a SQLite file."""
-    return url.startswith(("postgresql://", "postgres://"))
-
-
 def redact(url: str) -> str:
     """`postgresql://user@host:port/dbname`: the URL as safe to print (never the password)."""
     try:
@@ -51,7 +46,10 @@ class _PgTx:
         self._conn = conn
 
     def execute(self, sql: str, params: Params = ()) -> Result:
-        cursor = self._conn.execute(_sql(sql), tuple(params))
+        if not params:  # a statement without parameters is sent as is (`%` in a DDL body)
+            cursor = self._conn.execute(sql.encode())
+        else:
+            cursor = self._conn.execute(_sql(sql), tuple(params))
         rows = cursor.fetchall() if cursor.description else []
         return Result(rows, cursor.rowcount)
 
