@@ -29,7 +29,7 @@ import psycopg
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailableError(RuntimeError):
     """The server binaries are missing, or the server would not start (the reason is said)."""
 
 
@@ -39,7 +39,7 @@ def find_bindir() -> Path | None:
     pg_config = shutil.which("pg_config")
     if pg_config:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(
+            out = subprocess.run(  # noqa: S603 - the machine's pg_config, no shell
                 [pg_config, "--bindir"], capture_output=True, text=True, check=True, timeout=10
             )
             candidates.append(Path(out.stdout.strip()))
@@ -108,7 +108,7 @@ class LocalPostgres:
 
     def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), *args]
-        return subprocess.run(
+        return subprocess.run(  # noqa: S603 - the server's own pg_ctl, no shell
             command, cwd=self.root, capture_output=True, text=True, timeout=60, check=False
         )
 
@@ -117,11 +117,11 @@ def start_postgres(bindir: Path | None = None) -> LocalPostgres:
     """initdb into a new temporary folder and start the server on a free loopback port.
 
     Raises:
-        PostgresUnavailable: no binaries, or initdb or the start failed (with its output).
+        PostgresUnavailableError: no binaries, or initdb or the start failed (with its output).
     """
     bindir = bindir or find_bindir()
     if bindir is None:
-        raise PostgresUnavailable(
+        raise PostgresUnavailableError(
             "PostgreSQL's server is not installed (no initdb: apt-get install postgresql)"
         )
     root = Path(tempfile.mkdtemp(prefix="passbot-pg-"))
@@ -131,13 +131,13 @@ def start_postgres(bindir: Path | None = None) -> LocalPostgres:
         shutil.chown(root, "postgres", "postgres")
     server = LocalPostgres(root, 0, bindir, prefix)
     try:
-        init = subprocess.run(
+        init = subprocess.run(  # noqa: S603 - the server's own initdb, no shell
             [*prefix, str(bindir / "initdb"), "-D", str(root / "data"), "-U", "postgres",
              "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
             cwd=root, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         if init.returncode != 0:
-            raise PostgresUnavailable(f"initdb failed: {(init.stderr or init.stdout).strip()}")
+            raise PostgresUnavailableError(f"initdb failed: {(init.stderr or init.stdout).strip()}")
         for _ in range(3):  # a free port may be taken between the probe and the start
             server.port = _free_port()
             options = (
@@ -151,11 +151,11 @@ def start_postgres(bindir: Path | None = None) -> LocalPostgres:
             if started.returncode == 0:
                 return server
         log = (root / "server.log").read_text(errors="replace")[-2000:]
-        raise PostgresUnavailable(f"pg_ctl start failed: {started.stderr.strip()} {log}")
+        raise PostgresUnavailableError(f"pg_ctl start failed: {started.stderr.strip()} {log}")
     except (OSError, subprocess.SubprocessError) as err:
         shutil.rmtree(root, ignore_errors=True)
-        raise PostgresUnavailable(f"cannot start PostgreSQL: {err}") from err
-    except PostgresUnavailable:
+        raise PostgresUnavailableError(f"cannot start PostgreSQL: {err}") from err
+    except PostgresUnavailableError:
         shutil.rmtree(root, ignore_errors=True)
         raise
 

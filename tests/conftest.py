@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.postgres import LocalPostgres, PostgresUnavailable, start_postgres
+from sandbox.postgres import LocalPostgres, PostgresUnavailableError, start_postgres
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -25,7 +25,7 @@ def postgres() -> Iterator[LocalPostgres]:
     """A real PostgreSQL server for the whole session, stopped and removed at its end."""
     try:
         server = start_postgres()
-    except PostgresUnavailable as err:
+    except PostgresUnavailableError as err:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must test PostgreSQL, and it could not be started: {err}")
         pytest.skip(f"PostgreSQL tests skipped: {err}")
