@@ -119,9 +119,9 @@ _VERSIONS = (
 )
 
 
-def migrate(db: Database) -> int:
-    """Bring the schema up to `LATEST` in one transaction (concurrent openers take turns);
-    returns the version it found.
+def migrate(db: Database, *, target: int = LATEST) -> int:
+    """Bring the schema up to `target` (the latest by default) in one transaction (concurrent
+    openers take turns); returns the version it found.
 
     Raises:
         UsageError: the database was written by a newer passbot (its version is above ours).
@@ -135,7 +135,7 @@ def migrate(db: Database) -> int:
                 f"PASSBOT_DB {db.name} has schema version {found}, newer than this passbot's "
                 f"{LATEST}: upgrade passbot"
             )
-        for version in range(found + 1, LATEST + 1):
+        for version in range(found + 1, target + 1):
             description, sqlite, postgresql = MIGRATIONS[version]
             for statement in sqlite if db.dialect == "sqlite" else postgresql:
                 tx.execute(statement)

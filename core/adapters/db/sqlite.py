@@ -68,6 +68,8 @@ class SqliteDatabase:
             file = Path(self.path)
             if file.is_dir():
                 raise UsageError(f"{where} is a directory, not a database file")
+            if any(p.exists() and not p.is_dir() for p in file.parents):
+                raise UsageError(f"{where}: {file.parent} is not a folder")
             if not file.parent.is_dir():
                 try:
                     file.parent.mkdir(parents=True, exist_ok=True)
