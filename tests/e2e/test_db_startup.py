@@ -7,6 +7,7 @@ process, PASSBOT_DB in its environment."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -147,6 +148,6 @@ def test_a_release0_file_given_to_the_command_line_is_upgraded_and_kept(tmp_path
     shutil.copy(RELEASE0, db)
     result = passbot(str(db), tmp_path, "audit", "--json")
     assert result.returncode == 0, result.stderr
-    assert [e["session"] for e in __import__("json").loads(result.stdout)][:3] == [
+    assert [e["session"] for e in json.loads(result.stdout)][:3] == [
         "cs_test_release0_2", "cs_test_release0_1", "cs_test_release0_0",
     ]  # fmt: skip
