@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.adapters.db import Database, open_database
+from core.domain.approval import Claim, Press, Proposal
 from core.ports import AuditEntry
-from core.usecases.approvals import Claim, Press, Proposal
 
 
 class SqlStore:
