@@ -11,7 +11,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.usecases.approvals import Approval, Approvals
+from core.domain.approval import Approval
+from core.usecases.approvals import Approvals
 from handlers.actions.dismiss import CardMemory
 from handlers.blocks.fix import build_card_applying, build_card_result, build_claim_lost
 from handlers.blocks.kit import Block, Message
