@@ -41,9 +41,16 @@ async def diagnose(
         return customer, known_ids, (await reader.passes.bookings(refs) if refs else [])
 
     # The Sanity reads need only the Clerk ids: they run while the accounts are scanned.
-    (customer, known_ids, bookings), (sessions, scans) = await asyncio.gather(
-        customer_and_bookings(), reader.scan(reader.accounts_of(catalogue), window)
-    )
+    # If one read fails (Stripe down, say), the other is cancelled and awaited, so nothing is
+    # left half-open when the clients close.
+    try:
+        async with asyncio.TaskGroup() as group:
+            sanity = group.create_task(customer_and_bookings())
+            stripe = group.create_task(reader.scan(reader.accounts_of(catalogue), window))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    customer, known_ids, bookings = sanity.result()
+    sessions, scans = stripe.result()
     wanted = normalise_email(address)
 
     def is_mine(s: CheckoutSession) -> bool:

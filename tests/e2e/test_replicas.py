@@ -152,9 +152,9 @@ async def test_two_replicas_on_one_postgresql_post_once_and_apply_once(
         )  # fmt: skip
         assert {(status, attempts) for _, _, status, attempts in runs} == {("done", 1)}
 
-        # A cron `passbot job summary` on a third process finds the period done.
+        # A cron `passbot job summary --post` on a third process finds the period done.
         cron = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "job", SUMMARY, env=env, cwd=tmp_path,
+            sys.executable, "-m", "bot", "job", SUMMARY, "--post", env=env, cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await cron.communicate()

@@ -75,3 +75,12 @@ async def test_a_clerk_key_that_is_not_the_worlds_is_refused(box: Sandbox, tmp_p
     )
     assert code == 3, (out, err)
     assert err.startswith("passbot: Clerk:")
+
+
+async def test_an_api_version_that_is_not_a_date_is_refused(box: Sandbox, tmp_path: Path):
+    """The sandbox's Sanity refuses `v2025-13-45` as Sanity does; passbot names Sanity (exit 3),
+    or — should the setting itself be validated first — refuses the setting (exit 2)."""
+    code, out, err = await _passbot(box, tmp_path, "check", SANITY_API_VERSION="v2025-13-45")
+    assert code in (2, 3), (out, err)
+    assert "Sanity" in err or "SANITY_API_VERSION" in err
+    assert err.count("\n") == 1

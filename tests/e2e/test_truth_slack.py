@@ -198,3 +198,20 @@ async def test_a_buyer_with_no_sanity_user_gets_both_from_one_button(box: Sandbo
             "user_206X9A8RsDNN0ht9UqEYKDj1j"
         )
         assert docs[OLA_DOC]["user"]["_ref"] == "user-user_206X9A8RsDNN0ht9UqEYKDj1j"
+
+
+async def test_duplicate_users_the_card_says_which_one_is_referenced(box: Sandbox, tmp_path: Path):
+    world = slack_world()
+    ola = next(d for d in world["sanity"]["documents"] if d["_id"] == "NayMiNahGmbbkfRy5m98S9")
+    world["sanity"]["documents"].append(
+        {**ola, "_id": "olaOlderTwin", "_createdAt": "2025-01-01T00:00:00Z"}
+    )
+    async with running_bot(box, tmp_path / "db", world) as bot:
+        await bot.command(OLA)
+        card = await bot.card()
+        text = str(card.blocks)
+        assert "the oldest (olaOlderTwin) is referenced" in text
+        assert "duplicate_user" in text
+        await bot.press(card, button=0, user="U0APPROVER")
+        await bot.wait_for(lambda log: updates(log, "✅"))
+        assert (await bot.documents())[OLA_DOC]["user"]["_ref"] == "olaOlderTwin"

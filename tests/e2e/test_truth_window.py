@@ -176,5 +176,10 @@ def test_check_summary_sweep_and_diagnose_agree_on_a_hand_made_pass(tmp_path, ca
         findings += data.get("other_findings") or []
         verdicts[f"job {job}"] = about(findings)
     assert set(map(tuple, verdicts.values())) == {()}, verdicts
+    # Fulfilment as counts on the command line, never a rounded percentage.
+    _, out, _ = run(capsys, "check", "--sandbox", path)
+    assert " of " in out.splitlines()[2]
+    assert "missing" in out.splitlines()[2]
+    assert "%" not in out.splitlines()[2]
     (mine,) = [p for p in diagnosis["passes"] if p["visible"]]
     assert mine["usable"] is True
