@@ -38,6 +38,7 @@ from bot.middleware import (
     keep_acks,
     require_approvers,
 )
+from bot.observe import CountSlackCalls, SlackRequestLog
 from bot.settings import Settings
 from core.approvals import Approvals, ApprovalStore
 from core.batch import FixAll
@@ -134,8 +135,9 @@ class _RateLimitRetry(AsyncRateLimitErrorRetryHandler):
 
 def slack_retry_handlers() -> list[AsyncRetryHandler]:
     """Retries for passbot's Web API clients: connection errors (slack_sdk's default) and
-    rate limits (429, honouring `Retry-After`), which the default does not retry."""
-    return [*async_default_handlers(), _RateLimitRetry(max_retry_count=2)]
+    rate limits (429, honouring `Retry-After`), which the default does not retry; each call
+    counted for `/metrics` (`CountSlackCalls`, first: it sees every try)."""
+    return [CountSlackCalls(), *async_default_handlers(), _RateLimitRetry(max_retry_count=2)]
 
 
 def approval_store(services: Services) -> ApprovalStore:
@@ -180,6 +182,7 @@ def build_app(
         signing_secret=secret,  # empty: every HTTP request is refused (Socket Mode needs none)
         authorize=authorize,
     )
+    app.use(SlackRequestLog())  # first: the request id and the one line per request
     app.use(RejectMalformed())
     app.use(keep_acks)
     app.use(drop_redeliveries(Deliveries()))
