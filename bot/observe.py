@@ -36,7 +36,7 @@ from slack_sdk.http_retry.state import RetryState
 
 from bot.logs import REQUEST_ID, customer_hash, new_request_id, request_context
 from core.adapters import telemetry
-from core.metrics import FindingRecord
+from core.domain.metrics import FindingRecord
 
 logger = logging.getLogger("passbot.requests")
 job_logger = logging.getLogger("passbot.jobs")

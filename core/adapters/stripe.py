@@ -31,8 +31,8 @@ from core.adapters.retry import (
     call_with_retry,
     parse_retry_after,
 )
+from core.domain.models import JSON, CheckoutSession
 from core.errors import UpstreamError
-from core.models import JSON, CheckoutSession
 
 T = TypeVar("T")
 
