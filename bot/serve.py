@@ -6,8 +6,9 @@ and the tests serve the app on loopback the same way."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Activity, approval_store, build_app, slack_retry_handlers
+from bot.observe import HEALTH_PATH, METRICS_PATH, READY_PATH, Readiness, add_health_routes
 from bot.scheduler import RunOutcome, Scheduler, jobs_for, running_scheduler
 from bot.settings import Settings
 from bot.slack_poster import SlackPoster
@@ -27,13 +29,16 @@ from core.usecases.jobs import Jobs
 from core.usecases.services import Services
 
 EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
-#: How long a stopping server lets running work finish.
-DRAIN_SECONDS = 20.0
+#: How long a stopping server lets running listeners finish, and the scheduler a run in
+#: progress: together well within the 10 s a SIGTERM may take (bot/cli.py cuts off at 9 s).
+DRAIN_SECONDS = 4.0
+SCHEDULER_DRAIN_SECONDS = 4.0
+SOCKET_LOGGER = logging.getLogger("slack_sdk.socket_mode")
 
 
-def web_application(app: AsyncApp) -> web.Application:
-    """The app as an aiohttp application: POST /slack/events and GET /healthz."""
+def web_application(app: AsyncApp, readiness: Readiness | None = None) -> web.Application:
+    """The app as an aiohttp application: POST /slack/events, and GET /healthz, /readyz and
+    /metrics (`bot.observe`; /readyz answers 503 without a `readiness`)."""
 
     async def events(request: web.Request) -> web.Response:
         try:
@@ -45,23 +50,40 @@ def web_application(app: AsyncApp) -> web.Application:
         response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, events)
-    web_app.router.add_get(HEALTH_PATH, healthz)
+    add_health_routes(web_app, readiness)
     return web_app
 
 
 @asynccontextmanager
-async def serving(app: AsyncApp, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve the app over HTTP while the block runs; yields its base URL."""
-    runner = web.AppRunner(web_application(app), access_log=None, shutdown_timeout=1.0)
+async def serving(
+    app: AsyncApp | None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    readiness: Readiness | None = None,
+) -> AsyncIterator[str]:
+    """Serve the app over HTTP while the block runs (or, with no app, only the health and
+    metrics endpoints); yields its base URL.
+
+    Raises:
+        UsageError: the address cannot be listened on (the port is taken, say).
+    """
+    if app is not None:
+        web_app = web_application(app, readiness)
+    else:
+        web_app = web.Application()
+        add_health_routes(web_app, readiness)
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as err:
+            reason = err.strerror or str(err)
+            raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
         bound_host, bound_port = runner.addresses[0][:2]
         yield f"http://{bound_host}:{bound_port}"
     finally:
@@ -69,9 +91,15 @@ async def serving(app: AsyncApp, *, host: str = "127.0.0.1", port: int = 0) -> A
 
 
 @asynccontextmanager
-async def socket_mode(app: AsyncApp, app_token: str) -> AsyncIterator[AsyncSocketModeHandler]:
-    """Connect the app to Slack in Socket Mode while the block runs."""
-    handler = AsyncSocketModeHandler(app, app_token)
+async def socket_mode(
+    app: AsyncApp, app_token: str, *, url: str | None = None
+) -> AsyncIterator[AsyncSocketModeHandler]:
+    """Connect the app to Slack in Socket Mode while the block runs (to `url`, a Socket Mode
+    URL already issued by `check_app_token`, so that Slack is asked once)."""
+    # slack_sdk's own logger, not the app's: its reconnect loop logs at INFO and ERROR.
+    handler = AsyncSocketModeHandler(app, app_token, logger=SOCKET_LOGGER)
+    if url is not None:
+        handler.client.wss_uri = url
     try:
         await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in bolt
         yield handler
@@ -99,6 +127,28 @@ async def check_token(settings: Settings) -> str:
     return f"@{answer.get('user')} in {answer.get('team')}"
 
 
+async def check_app_token(settings: Settings) -> str:
+    """Ask Slack once (apps.connections.open) whether the app-level token works; returns the
+    Socket Mode URL it issued.
+
+    Raises:
+        UsageError: Slack refused the token (a bad setting: nothing retries it).
+        UpstreamError: Slack could not be reached.
+    """
+    assert settings.slack_app_token is not None
+    client = AsyncWebClient(base_url=settings.slack_api_url)
+    try:
+        answer = await client.apps_connections_open(
+            app_token=settings.slack_app_token.get_secret_value()
+        )
+    except SlackApiError as err:
+        code = err.response.get("error")
+        raise UsageError(f"bad setting SLACK_APP_TOKEN: Slack refused it ({code})") from None
+    except (SlackClientError, OSError, TimeoutError) as err:
+        raise UpstreamError("slack", f"apps.connections.open failed: {type(err).__name__}") from err
+    return str(answer.get("url") or "")
+
+
 async def run_serve(
     settings: Settings,
     services: Services,
@@ -120,25 +170,62 @@ async def run_serve(
     if missing:
         raise UsageError(f"missing settings: {', '.join(missing)}")
     who = await check_token(settings)
+    socket_url = None if http else await check_app_token(settings)
     activity = Activity()
     async with jobs_for(settings, services) as jobs:
         app = build_app(settings, services, activity=activity, jobs=jobs)
+        history = jobs.history
+        readiness = Readiness(
+            database=lambda: jobs.ledger.has_run("readyz", "probe"),
+            open_findings=history.open_records,
+        )
         if http:
-            async with serving(app, host=host, port=port) as url:
+            async with serving(app, host=host, port=port, readiness=readiness) as url:
+                readiness.slack = _true  # the token was accepted; Slack sends the requests
                 announce(
                     f"passbot ({who}) serves Slack at {url}{EVENTS_PATH}; health {url}{HEALTH_PATH}"
+                    f", {url}{READY_PATH}, {url}{METRICS_PATH}"
                 )
-                async with scheduling(settings, services, jobs, announce):
-                    await stop.wait()
+                await _serve_until(stop, settings, services, jobs, announce, readiness)
                 await activity.idle(DRAIN_SECONDS)
         else:
             assert settings.slack_app_token is not None
-            async with socket_mode(app, settings.slack_app_token.get_secret_value()):
+            async with AsyncExitStack() as stack:
+                if settings.passbot_health_port is not None:
+                    url = await stack.enter_async_context(
+                        serving(None, host=host, port=settings.passbot_health_port,
+                                readiness=readiness)
+                    )  # fmt: skip
+                    announce(f"health {url}{HEALTH_PATH}, {url}{READY_PATH}, {url}{METRICS_PATH}")
+                handler = await stack.enter_async_context(
+                    socket_mode(app, settings.slack_app_token.get_secret_value(), url=socket_url)
+                )
+                readiness.slack = handler.client.is_connected
                 announce(f"passbot ({who}) is connected to Slack in Socket Mode")
-                async with scheduling(settings, services, jobs, announce):
-                    await stop.wait()
+                await _serve_until(stop, settings, services, jobs, announce, readiness)
                 await activity.idle(DRAIN_SECONDS)
     return 0
+
+
+async def _true() -> bool:
+    return True
+
+
+async def _serve_until(
+    stop: asyncio.Event,
+    settings: Settings,
+    services: Services,
+    jobs: Jobs,
+    announce: Callable[[str], None],
+    readiness: Readiness,
+) -> None:
+    """Run the scheduler (readiness watching it) until `stop` is set."""
+    async with scheduling(settings, services, jobs, announce) as scheduler:
+        if scheduler is None:
+            readiness.scheduler_off = True
+        else:
+            readiness.scheduler = lambda: scheduler.aps is not None and bool(scheduler.aps.running)
+        await stop.wait()
 
 
 def describe_runs(outcomes: Sequence[RunOutcome]) -> str:
@@ -191,7 +278,12 @@ async def scheduling(
         return
     poster = slack_poster(settings, services, channel)
     async with running_scheduler(
-        settings, services, poster, jobs=jobs, on_catch_up=catch_up_reporter(announce)
+        settings,
+        services,
+        poster,
+        jobs=jobs,
+        on_catch_up=catch_up_reporter(announce),
+        drain=SCHEDULER_DRAIN_SECONDS,
     ) as scheduler:
         announce(
             f"scheduler posts to {channel} ({settings.passbot_timezone}): the summary daily at "

@@ -8,6 +8,7 @@ concurrently within a limit.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -47,6 +48,8 @@ from core.ports import (
 Progress = Callable[[str, int], None]
 
 PLATFORM = "platform"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +396,19 @@ class Services:
                 )
             )
         document = _written(plan, result)
+        logger.info(
+            "fix applied",
+            extra={
+                "session": session.id,
+                "kinds": [f.kind.value for f in plan.resolves],
+                "created": list(result.created),
+                "patched": list(result.patched),
+                "transaction": result.transaction_id,
+                "audit_id": audit_id,
+                "actor": actor,
+                "source": source,
+            },
+        )
         return FixOutcome(session.id, plan, purchase, True, document, result, audit_id)
 
     def recent_audit(self, limit: int = 20) -> list[AuditEntry]:
