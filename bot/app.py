@@ -38,7 +38,7 @@ from bot.middleware import (
     keep_acks,
     require_approvers,
 )
-from bot.observe import CountSlackCalls, SlackRequestLog
+from bot.observe import CountSlackCalls, ObservedApp
 from bot.settings import Settings
 from core.errors import UsageError
 from core.usecases.approvals import Approvals, ApprovalStore
@@ -172,7 +172,7 @@ def build_app(
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
     approvals = Approvals(services, store or approval_store(services))
-    app = AsyncApp(
+    app = ObservedApp(  # AsyncApp, each request with an id and its one log line
         name="passbot",
         logger=logging.getLogger("passbot.slack"),
         # The token comes from authorize.
@@ -182,7 +182,6 @@ def build_app(
         signing_secret=secret,  # empty: every HTTP request is refused (Socket Mode needs none)
         authorize=authorize,
     )
-    app.use(SlackRequestLog())  # first: the request id and the one line per request
     app.use(RejectMalformed())
     app.use(keep_acks)
     app.use(drop_redeliveries(Deliveries()))

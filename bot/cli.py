@@ -15,7 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import render
 from bot.container import build_services
@@ -33,6 +33,9 @@ from core.adapters.store import SqliteStore
 from core.domain.reconcile import report_json
 from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
 from core.usecases.services import Services
+
+if TYPE_CHECKING:
+    from bot.serve import ServeChecks
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -215,7 +218,9 @@ def _audit(args: argparse.Namespace) -> int:
 STOP_SECONDS = 9.0
 
 
-async def _serve(args: argparse.Namespace, settings: Settings, services: Services) -> int:
+async def _serve(
+    args: argparse.Namespace, settings: Settings, services: Services, checks: ServeChecks
+) -> int:
     """`passbot serve`: until SIGINT or SIGTERM, then at most STOP_SECONDS to wind down."""
     import signal
 
@@ -231,9 +236,10 @@ async def _serve(args: argparse.Namespace, settings: Settings, services: Service
             services,
             http=args.http,
             host=args.host,
-            port=args.port if args.port is not None else settings.port or 3000,
+            port=args.port,
             stop=stop,
             announce=lambda line: print(line, file=sys.stderr),
+            checks=checks,
         )
     )
     stopping = asyncio.create_task(stop.wait())
@@ -285,8 +291,13 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "audit":
             return _audit(args)
         if args.command == "serve":
+            from bot.serve import preflight_serve
+
+            # Slack's answers and the port before anything is built (or PASSBOT_DB written).
+            args.port = args.port if args.port is not None else settings.port or 3000
+            checks = await preflight_serve(settings, http=args.http, host=args.host, port=args.port)
             async with build_services(settings) as services:
-                return await _serve(args, settings, services)
+                return await _serve(args, settings, services, checks)
         if args.command in ("health", "job"):
             from bot.jobs_cli import health_command, job_command
 
@@ -312,10 +323,10 @@ def _preflight(args: argparse.Namespace) -> None:
         args.world_data = load_world(args.sandbox)
     elif args.command in ("demo", "shell"):
         load_world(args.world)
-    # `serve` logs at INFO by default; the other commands print their answer, and log only
-    # warnings unless PASSBOT_LOG_LEVEL asks for more.
+    # `serve` logs at INFO by default; the other commands print their answer (and a failure's
+    # one line), so they log only errors unless PASSBOT_LOG_LEVEL asks for more.
     explicit = "passbot_log_level" in settings.model_fields_set
-    level = settings.passbot_log_level if explicit or args.command == "serve" else "WARNING"
+    level = settings.passbot_log_level if explicit or args.command == "serve" else "ERROR"
     configure_logging(level, settings.passbot_log_format)
 
 

@@ -5,7 +5,8 @@ to (a context variable, so the service calls made for that request share it).
 Customer emails never reach a line: every message is scrubbed, an address replaced by its short
 hash (`customer_hash`), whichever library logged it. Names are never logged in the first place.
 The chatty libraries (httpx, stripe, slack_sdk, slack_bolt, apscheduler, aiohttp) log at
-WARNING unless PASSBOT_LOG_LEVEL is DEBUG.
+WARNING; with PASSBOT_LOG_LEVEL=DEBUG at INFO (one line per request), never at DEBUG, where
+they write whole request and response bodies, customers' names in them.
 """
 
 from __future__ import annotations
@@ -133,15 +134,34 @@ def _text(value: object) -> str:
     return json.dumps(text) if (not text or " " in text or '"' in text) else text
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever `sys.stderr` is when a line is written (as logging's own
+    last-resort handler does), so a replaced stderr is followed, never a closed one used."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(level: str, fmt: str, *, stream: TextIO | None = None) -> None:
-    """Send every log line to `stream` (stderr) at `level`, formatted as `fmt` (text|json)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Send every log line to `stream` (default: stderr) at `level`, formatted as `fmt`
+    (text|json). Replaces the handler an earlier call installed, and only that one."""
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
+    handler.set_name(_HANDLER)
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if old.get_name() == _HANDLER:
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in QUIET:
-        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    for name in QUIET:  # at DEBUG their INFO lines, never their DEBUG ones (request bodies)
+        logging.getLogger(name).setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)
+
+
+_HANDLER = "passbot"

@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -94,29 +94,29 @@ def _user(body: Any) -> str | None:
     return str(body.get("user_id") or "") or None
 
 
-class SlackRequestLog(AsyncMiddleware):
-    """The first middleware: gives the request an id (its listener and service calls share
-    it), and logs one line when it is acknowledged, timing the acknowledgement."""
+class ObservedApp(AsyncApp):
+    """Bolt's app, each request given an id (which its listener, running on after the ack, and
+    its service calls share) and logged in one line when acknowledged, the ack timed.
 
-    async def async_process(
-        self,
-        *,
-        req: AsyncBoltRequest,
-        resp: BoltResponse,
-        next: Callable[[], Awaitable[BoltResponse]],
-    ) -> BoltResponse | None:
-        del resp
+    Here rather than in a middleware: Bolt runs global middleware one after another, not
+    nested, so only the dispatch itself spans a request up to its acknowledgement."""
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         started = time.perf_counter()
         kind, name, customer = describe(req.body)
-        with request_context(new_request_id()):
-            response = await next()
+        token = REQUEST_ID.set(new_request_id())
+        status = 500
+        try:
+            response = await super().async_dispatch(req)
+            status = response.status
+            return response
+        finally:
             seconds = time.perf_counter() - started
-            status = response.status if response is not None else 0
             SLACK_ACK.labels(kind).observe(seconds)
             SLACK_REQUESTS.labels(kind, str(status)).inc()
             fields: dict[str, Any] = {
                 "kind": kind,
-                "name": name,
+                "action": name,
                 "user": _user(req.body),
                 "status": status,
                 "ack_ms": round(seconds * 1000, 1),
@@ -124,7 +124,7 @@ class SlackRequestLog(AsyncMiddleware):
             if customer:
                 fields["customer"] = customer
             logger.info("slack request", extra=fields)
-        return response
+            REQUEST_ID.reset(token)
 
 
 class CountSlackCalls(AsyncRetryHandler):

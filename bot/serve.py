@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -149,6 +151,55 @@ async def check_app_token(settings: Settings) -> str:
     return str(answer.get("url") or "")
 
 
+@dataclass(frozen=True, slots=True)
+class ServeChecks:
+    """What `serve` learnt before starting: who the bot is, and (Socket Mode) the URL Slack
+    issued for the connection."""
+
+    who: str
+    socket_url: str | None
+
+
+def check_listen(host: str, port: int) -> None:
+    """Whether `host:port` can be listened on now (port 0, any free port, always can).
+
+    Raises:
+        UsageError: the port is taken, or the address is not this machine's.
+    """
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+            probe.bind(address)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+async def preflight_serve(settings: Settings, *, http: bool, host: str, port: int) -> ServeChecks:
+    """Everything `serve` checks before it starts: the settings its mode needs, the port(s) it
+    listens on, the bot token (one auth.test) and, in Socket Mode, the app-level token (one
+    apps.connections.open).
+
+    Raises:
+        UsageError: a setting is missing or refused, or a port is taken.
+        UpstreamError: Slack refused the bot token or could not be reached.
+    """
+    needed = ("slack_bot_token", "slack_signing_secret" if http else "slack_app_token")
+    missing = settings.missing(*needed)
+    if missing:
+        raise UsageError(f"missing settings: {', '.join(missing)}")
+    if http:
+        check_listen(host, port)
+    elif settings.passbot_health_port is not None:
+        check_listen(host, settings.passbot_health_port)
+    who = await check_token(settings)
+    return ServeChecks(who, None if http else await check_app_token(settings))
+
+
 async def run_serve(
     settings: Settings,
     services: Services,
@@ -158,19 +209,17 @@ async def run_serve(
     port: int,
     stop: asyncio.Event,
     announce: Callable[[str], None],
+    checks: ServeChecks | None = None,
 ) -> int:
     """Run the bot until `stop` is set, then let running work finish; returns the exit status.
+    `checks`: `preflight_serve`'s answer, when the caller asked before building the services.
 
     Raises:
-        UsageError: a Slack setting the mode needs is missing.
-        UpstreamError: Slack refused the token.
+        UsageError: a Slack setting the mode needs is missing or refused, or the port is taken.
+        UpstreamError: Slack refused the bot token or could not be reached.
     """
-    needed = ("slack_bot_token", "slack_signing_secret" if http else "slack_app_token")
-    missing = settings.missing(*needed)
-    if missing:
-        raise UsageError(f"missing settings: {', '.join(missing)}")
-    who = await check_token(settings)
-    socket_url = None if http else await check_app_token(settings)
+    checked = checks or await preflight_serve(settings, http=http, host=host, port=port)
+    who, socket_url = checked.who, checked.socket_url
     activity = Activity()
     async with jobs_for(settings, services) as jobs:
         app = build_app(settings, services, activity=activity, jobs=jobs)
@@ -183,8 +232,8 @@ async def run_serve(
             async with serving(app, host=host, port=port, readiness=readiness) as url:
                 readiness.slack = _true  # the token was accepted; Slack sends the requests
                 announce(
-                    f"passbot ({who}) serves Slack at {url}{EVENTS_PATH}; health {url}{HEALTH_PATH}"
-                    f", {url}{READY_PATH}, {url}{METRICS_PATH}"
+                    f"passbot ({who}) serves Slack at {url}{EVENTS_PATH}; ready {url}{READY_PATH}"
+                    f", metrics {url}{METRICS_PATH}, health {url}{HEALTH_PATH}"
                 )
                 await _serve_until(stop, settings, services, jobs, announce, readiness)
                 await activity.idle(DRAIN_SECONDS)
@@ -196,7 +245,10 @@ async def run_serve(
                         serving(None, host=host, port=settings.passbot_health_port,
                                 readiness=readiness)
                     )  # fmt: skip
-                    announce(f"health {url}{HEALTH_PATH}, {url}{READY_PATH}, {url}{METRICS_PATH}")
+                    announce(
+                        f"ready {url}{READY_PATH}, metrics {url}{METRICS_PATH}, "
+                        f"health {url}{HEALTH_PATH}"
+                    )
                 handler = await stack.enter_async_context(
                     socket_mode(app, settings.slack_app_token.get_secret_value(), url=socket_url)
                 )

@@ -401,8 +401,8 @@ class Services:
             extra={
                 "session": session.id,
                 "kinds": [f.kind.value for f in plan.resolves],
-                "created": list(result.created),
-                "patched": list(result.patched),
+                "documents_created": list(result.created),
+                "documents_patched": list(result.patched),
                 "transaction": result.transaction_id,
                 "audit_id": audit_id,
                 "actor": actor,
