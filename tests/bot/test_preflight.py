@@ -94,3 +94,20 @@ def test_a_dotenv_that_is_not_text_is_refused(tmp_path) -> None:
     (tmp_path / ".env").write_bytes(b"A=1\n\xff\xfe\x00\n")
     with pytest.raises(UsageError, match=r"\.env is not text"):
         load_settings({})
+
+
+def test_env_example_and_readme_list_every_setting() -> None:
+    from pathlib import Path
+
+    from bot.settings import Settings
+
+    root = Path(__file__).resolve().parents[2]
+    names = {name.upper() for name in Settings.model_fields}
+    example = {
+        line.split("=", 1)[0]
+        for line in (root / ".env.example").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    assert example == names
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert [n for n in sorted(names) if f"`{n}`" not in readme] == []
