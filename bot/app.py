@@ -16,6 +16,7 @@ from slack_bolt.listener.async_listener_completion_handler import (
     AsyncListenerCompletionHandler,
 )
 from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -148,6 +149,22 @@ def approval_store(services: Services) -> ApprovalStore:
     raise UsageError("the audit log given cannot hold approvals (use passbot's SQLite store)")
 
 
+class _NotAProblem(logging.Filter):
+    """Drops Bolt's warning that the `client` given wins over SLACK_BOT_TOKEN in the
+    environment: passbot gives both on purpose (the token comes from `authorize`), and the
+    warning would be every start's first log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("passbot.slack")
+    if not any(isinstance(f, _NotAProblem) for f in logger.filters):
+        logger.addFilter(_NotAProblem())
+    return logger
+
+
 def build_app(
     settings: Settings,
     services: Services,
@@ -175,7 +192,7 @@ def build_app(
     approvals = Approvals(services, store or approval_store(services))
     app = ObservedApp(  # AsyncApp, each request with an id and its one log line
         name="passbot",
-        logger=logging.getLogger("passbot.slack"),
+        logger=_bolt_logger(),
         # The token comes from authorize.
         client=AsyncWebClient(
             base_url=settings.slack_api_url, retry_handlers=slack_retry_handlers()

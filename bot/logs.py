@@ -47,6 +47,12 @@ def customer_hash(email: str) -> str:
     return f"c-{digest[:10]}"
 
 
+def customer_in(text: str) -> str | None:
+    """The hash of the first email address in `text` (a `/fixpass` argument), if any."""
+    found = _EMAIL.search(text)
+    return customer_hash(found.group(0)) if found else None
+
+
 def scrub(text: str) -> str:
     """`text` with every email address (plain or %-encoded) replaced by its hash."""
     text = _EMAIL_ENCODED.sub(lambda m: customer_hash(m.group(0).replace("%40", "@")), text)
@@ -134,6 +140,17 @@ def _text(value: object) -> str:
     return json.dumps(text) if (not text or " " in text or '"' in text) else text
 
 
+class _Quiet(logging.Filter):
+    """Drops the chatty libraries' records below `floor`."""
+
+    def __init__(self, floor: int) -> None:
+        super().__init__()
+        self.floor = floor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.floor or record.name.split(".", 1)[0] not in QUIET
+
+
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
     """A handler writing to whatever `sys.stderr` is when a line is written (as logging's own
     last-resort handler does), so a replaced stderr is followed, never a closed one used."""
@@ -152,7 +169,6 @@ def configure_logging(level: str, fmt: str, *, stream: TextIO | None = None) -> 
     (text|json). Replaces the handler an earlier call installed, and only that one."""
     handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(ContextFilter())
     handler.set_name(_HANDLER)
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -160,8 +176,10 @@ def configure_logging(level: str, fmt: str, *, stream: TextIO | None = None) -> 
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in QUIET:  # at DEBUG their INFO lines, never their DEBUG ones (request bodies)
-        logging.getLogger(name).setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)
+    # The libraries: at DEBUG their INFO lines, never their DEBUG ones (request bodies). A
+    # filter on this handler, not their loggers' levels, so nothing else's view changes.
+    handler.addFilter(_Quiet(logging.INFO if level == "DEBUG" else logging.WARNING))
+    handler.addFilter(ContextFilter())
 
 
 _HANDLER = "passbot"

@@ -34,7 +34,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.logs import REQUEST_ID, customer_hash, new_request_id, request_context
+from bot.logs import REQUEST_ID, customer_in, new_request_id, request_context
 from core.adapters import telemetry
 from core.domain.metrics import FindingRecord
 
@@ -69,9 +69,7 @@ def describe(body: Any) -> tuple[str, str, str | None]:
     if not isinstance(body, dict):
         return ("unknown", "", None)
     if isinstance(body.get("command"), str):
-        text = str(body.get("text") or "").strip()
-        customer = customer_hash(text) if "@" in text else None
-        return ("command", body["command"], customer)
+        return ("command", body["command"], customer_in(str(body.get("text") or "")))
     kind = str(body.get("type") or "unknown")
     actions = body.get("actions")
     if isinstance(actions, list) and actions and isinstance(actions[0], dict):

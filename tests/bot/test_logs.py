@@ -9,19 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import configure_logging, customer_hash, request_context, scrub
+from bot.logs import configure_logging, customer_hash, customer_in, request_context, scrub
 
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    quiet = {n: logging.getLogger(n).level for n in ("httpx", "stripe", "apscheduler")}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    for name, old in quiet.items():
-        logging.getLogger(name).setLevel(old)
 
 
 def test_scrub_replaces_plain_and_encoded_addresses() -> None:
@@ -64,3 +61,9 @@ def test_text_lines_and_library_loggers_at_debug(restore_logging: None) -> None:
     assert "x%40y.no" not in lines[0]
     assert customer_hash("x@y.no") in lines[0]
     assert lines[1].endswith('fix applied actor="U1 x"')
+
+
+def test_the_customer_of_a_fixpass_is_the_address_hashed() -> None:
+    mailto = customer_in("<mailto:Kari@Example.com|Kari@Example.com>")
+    assert mailto == customer_hash("kari@example.com")
+    assert customer_in("not an address") is None
