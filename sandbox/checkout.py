@@ -172,7 +172,8 @@ class Checkout:
         )
         scope = None if account == self._stripe.platform else account
         ts = int(now.timestamp())
-        price = pass_.get("price") if isinstance(pass_.get("price"), int | float) else 0
+        raw_price = pass_.get("price")
+        price: float = raw_price if isinstance(raw_price, int | float) else 0
         amount = round(float(price) * 100)
         tenant = (pass_.get("tenant") or {}).get("_ref")
         tenant_doc_slug = self._slug(tenant)
@@ -275,7 +276,8 @@ class Checkout:
         paid = datetime.fromtimestamp(int(session["created"]), tz=UTC)
         written = self._now()
         kind = str(pass_.get("type") or "")
-        days = pass_.get("validityDays") if isinstance(pass_.get("validityDays"), int) else 30
+        raw_days = pass_.get("validityDays")
+        days: int = raw_days if isinstance(raw_days, int) else 30
         doc: Item = {
             "_id": _token(22),
             "_type": "subscription",
