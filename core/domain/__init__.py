@@ -1,0 +1,1 @@
+"""The pure rules of passbot: no I/O, no ports, no adapters."""
