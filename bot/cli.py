@@ -23,9 +23,9 @@ from bot import render
 from bot.container import build_services
 from bot.settings import Settings
 from core.adapters.store import SqliteStore
+from core.domain.reconcile import report_json
 from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
-from core.reconcile import report_json
-from core.services import Services
+from core.usecases.services import Services
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -173,7 +173,7 @@ async def _check(args: argparse.Namespace, services: Services) -> int:
 
 
 async def _diagnose(args: argparse.Namespace, services: Services) -> int:
-    from core.diagnose import diagnosis_json
+    from core.domain.diagnose import diagnosis_json
 
     diagnosis = await services.diagnose(args.email, days=args.days, actor=_actor(args))
     _emit(args, diagnosis_json(diagnosis), render.render_diagnosis(diagnosis))

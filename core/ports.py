@@ -1,7 +1,7 @@
 """Interfaces the use cases need from the outside world. Implemented in core/adapters (Stripe,
 Sanity, Clerk) and bot (the SQLite store, the clock), faked in tests.
 
-Ports speak domain: they take and return `core.models` types. Every adapter raises only
+Ports speak domain: they take and return `core.domain.models` types. Every adapter raises only
 `core.errors.UpstreamError` (naming its service) for a failure of its service.
 """
 
@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from core.domain.watch import Seen, WatchAlert
-from core.findings import Finding, Operation
-from core.health import HealthReport, ProbeAnswer
-from core.metrics import FindingRecord
-from core.models import (
+from core.domain.findings import Finding, Operation
+from core.domain.health import HealthReport, ProbeAnswer
+from core.domain.metrics import FindingRecord
+from core.domain.models import (
     JSON,
     Booking,
     CheckoutSession,
@@ -27,7 +26,8 @@ from core.models import (
     Tenant,
     WebhookLog,
 )
-from core.summary import EarlyWarning, Summary
+from core.domain.summary import EarlyWarning, Summary
+from core.domain.watch import Seen, WatchAlert
 
 
 class Clock(Protocol):

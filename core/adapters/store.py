@@ -12,8 +12,8 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from core.approvals import Claim, Press, Proposal
 from core.ports import AuditEntry
+from core.usecases.approvals import Claim, Press, Proposal
 
 _APPROVALS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS proposals (

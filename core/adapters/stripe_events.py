@@ -19,7 +19,7 @@ from stripe.params import EventListParams
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy
 from core.adapters.stripe import MAX_PAGE, StripePayments, _options, _read
 from core.errors import UpstreamError
-from core.models import JSON
+from core.domain.models import JSON
 
 #: Stripe's default tolerance for a signature's timestamp (seconds).
 SIGNATURE_TOLERANCE = 300

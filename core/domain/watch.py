@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.findings import Finding
-from core.models import JSON, iso
-from core.summary import AutofixOutcome
+from core.domain.findings import Finding
+from core.domain.models import JSON, iso
+from core.domain.summary import AutofixOutcome
 
 #: The events that mean "a Checkout Session was paid" (card payments complete paid; delayed
 #: methods complete unpaid and succeed later).

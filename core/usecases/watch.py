@@ -38,15 +38,15 @@ from core.domain.watch import (
     seen_from_event,
 )
 from core.errors import NotFoundError, RefusedError, StaleFixError, UpstreamError, UsageError
-from core.facts import Facts
-from core.findings import Finding, Kind
-from core.fixes import FixPlan
-from core.jobs import AUTOFIX_ACTOR, WARNED
-from core.models import CheckoutSession, Window
+from core.domain.facts import Facts
+from core.domain.findings import Finding, Kind
+from core.domain.fixes import FixPlan
+from core.usecases.jobs import AUTOFIX_ACTOR, WARNED
+from core.domain.models import CheckoutSession, Window
 from core.ports import EventFeed, FindingHistory, RunLedger, WatchPoster, WatchState
-from core.reconcile import Reconciliation
-from core.services import Services
-from core.summary import NO_PASS_KINDS, AutofixOutcome, autofixable
+from core.domain.reconcile import Reconciliation
+from core.usecases.services import Services
+from core.domain.summary import NO_PASS_KINDS, AutofixOutcome, autofixable
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 
-from core.approvals import Offer
+from core.usecases.approvals import Offer
 from core.domain.watch import WatchAlert
 from handlers.blocks.kit import (
     MAX_BLOCKS,

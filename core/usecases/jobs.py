@@ -13,12 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from core.errors import NotFoundError, RefusedError, StaleFixError, UsageError
-from core.facts import Facts
-from core.findings import Finding, Kind
-from core.health import HealthReport
-from core.health_service import HealthConfig, HealthService
-from core.metrics import (
+from core.domain.facts import Facts
+from core.domain.findings import Finding, Kind
+from core.domain.health import HealthReport
+from core.domain.metrics import (
     METRICS_DAYS,
     Metrics,
     PurchaseRow,
@@ -27,11 +25,9 @@ from core.metrics import (
     purchase_row,
     resolved_by_absence,
 )
-from core.models import CheckoutSession, Window
-from core.ports import Catalogue, FindingHistory, RunLedger
-from core.reconcile import ReconcileReport, Reconciliation
-from core.services import Services
-from core.summary import (
+from core.domain.models import CheckoutSession, Window
+from core.domain.reconcile import ReconcileReport, Reconciliation
+from core.domain.summary import (
     TREND_DAYS,
     AutofixOutcome,
     EarlyWarning,
@@ -41,6 +37,10 @@ from core.summary import (
     build_warning,
     warning_window,
 )
+from core.errors import NotFoundError, RefusedError, StaleFixError, UsageError
+from core.ports import Catalogue, FindingHistory, RunLedger
+from core.usecases.health import HealthConfig, HealthService
+from core.usecases.services import Services
 
 #: Job names (the run ledger's keys).
 SUMMARY, SWEEP, HEALTH, EARLY_WARNING = "summary", "sweep", "health", "early_warning"

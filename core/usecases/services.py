@@ -14,13 +14,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from core.diagnose import Diagnosis, diagnose
-from core.errors import NotFoundError, RefusedError, UpstreamError, UsageError
-from core.facts import Facts
-from core.findings import CreateDoc, PatchDoc
-from core.fixes import FixPlan, plan_fix
-from core.identity import normalise_email
-from core.models import (
+from core.domain.diagnose import Diagnosis, diagnose
+from core.domain.facts import Facts
+from core.domain.findings import CreateDoc, PatchDoc
+from core.domain.fixes import FixPlan, plan_fix
+from core.domain.identity import normalise_email
+from core.domain.models import (
     JSON,
     AccountScan,
     Booking,
@@ -29,6 +28,9 @@ from core.models import (
     Subscription,
     Window,
 )
+from core.domain.purchase import Purchase
+from core.domain.reconcile import ReconcileReport, Reconciliation, reconcile
+from core.errors import NotFoundError, RefusedError, UpstreamError, UsageError
 from core.ports import (
     Applied,
     AuditEntry,
@@ -40,8 +42,6 @@ from core.ports import (
     Related,
     UserDirectory,
 )
-from core.purchase import Purchase
-from core.reconcile import ReconcileReport, Reconciliation, reconcile
 
 #: Called as pages arrive: (account label, sessions read so far in total).
 Progress = Callable[[str, int], None]

@@ -23,7 +23,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from core.diagnose import Diagnosis
+from core.domain.diagnose import Diagnosis
+from core.domain.findings import CreateDoc, Finding, Operation
+from core.domain.fixes import FixPlan
+from core.domain.models import JSON, parse_instant
+from core.domain.rule import START_BASIS
 from core.errors import (
     CoreError,
     NotFoundError,
@@ -32,11 +36,7 @@ from core.errors import (
     UpstreamError,
     UsageError,
 )
-from core.findings import CreateDoc, Finding, Operation
-from core.fixes import FixPlan
-from core.models import JSON, parse_instant
-from core.rule import START_BASIS
-from core.services import FixOutcome, Services
+from core.usecases.services import FixOutcome, Services
 
 #: Fields that record who approved a write and when; they differ between card and approval.
 PROVENANCE_FIELDS = frozenset(
