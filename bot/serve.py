@@ -21,6 +21,7 @@ from bot.app import Activity, approval_store, build_app, slack_retry_handlers
 from bot.scheduler import RunOutcome, Scheduler, jobs_for, running_scheduler
 from bot.settings import Settings
 from bot.slack_poster import SlackPoster
+from bot.watcher import STRIPE_WEBHOOK_PATH, WebhookHandler, watching, webhook_handler
 from core.errors import UpstreamError, UsageError
 from core.usecases.approvals import Approvals
 from core.usecases.jobs import Jobs
@@ -32,8 +33,11 @@ HEALTH_PATH = "/healthz"
 DRAIN_SECONDS = 20.0
 
 
-def web_application(app: AsyncApp) -> web.Application:
-    """The app as an aiohttp application: POST /slack/events and GET /healthz."""
+def web_application(
+    app: AsyncApp, *, stripe_webhook: WebhookHandler | None = None
+) -> web.Application:
+    """The app as an aiohttp application: POST /slack/events and GET /healthz (and, with the
+    watch and PASSBOT_STRIPE_WEBHOOK_SECRET, POST /stripe/webhook)."""
 
     async def events(request: web.Request) -> web.Response:
         try:
@@ -51,13 +55,25 @@ def web_application(app: AsyncApp) -> web.Application:
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, events)
     web_app.router.add_get(HEALTH_PATH, healthz)
+    if stripe_webhook is not None:
+        web_app.router.add_post(STRIPE_WEBHOOK_PATH, stripe_webhook)
     return web_app
 
 
 @asynccontextmanager
-async def serving(app: AsyncApp, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def serving(
+    app: AsyncApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    stripe_webhook: WebhookHandler | None = None,
+) -> AsyncIterator[str]:
     """Serve the app over HTTP while the block runs; yields its base URL."""
-    runner = web.AppRunner(web_application(app), access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(
+        web_application(app, stripe_webhook=stripe_webhook),
+        access_log=None,
+        shutdown_timeout=1.0,
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -121,12 +137,24 @@ async def run_serve(
         raise UsageError(f"missing settings: {', '.join(missing)}")
     who = await check_token(settings)
     activity = Activity()
-    async with jobs_for(settings, services) as jobs:
+    channel = settings.passbot_channel
+    watch_poster = slack_poster(settings, services, channel) if channel else None
+    async with (
+        jobs_for(settings, services) as jobs,
+        watching(settings, services, jobs, watch_poster, announce) as watcher,
+    ):
         app = build_app(settings, services, activity=activity, jobs=jobs)
         if http:
-            async with serving(app, host=host, port=port) as url:
+            secret = settings.passbot_stripe_webhook_secret
+            hook = (
+                webhook_handler(secret.get_secret_value(), watcher)
+                if watcher is not None and secret is not None
+                else None
+            )
+            async with serving(app, host=host, port=port, stripe_webhook=hook) as url:
                 announce(
                     f"passbot ({who}) serves Slack at {url}{EVENTS_PATH}; health {url}{HEALTH_PATH}"
+                    + (f"; Stripe webhook {url}{STRIPE_WEBHOOK_PATH}" if hook else "")
                 )
                 async with scheduling(settings, services, jobs, announce):
                     await stop.wait()

@@ -18,8 +18,8 @@ from stripe.params import EventListParams
 
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy
 from core.adapters.stripe import MAX_PAGE, StripePayments, _options, _read
-from core.errors import UpstreamError
 from core.domain.models import JSON
+from core.errors import UpstreamError
 
 #: Stripe's default tolerance for a signature's timestamp (seconds).
 SIGNATURE_TOLERANCE = 300
@@ -35,7 +35,7 @@ class StripeEventFeed:
     @classmethod
     def of(cls, payments: StripePayments) -> StripeEventFeed:
         """A feed over the same client (key, base, HTTP pool) as the payments adapter."""
-        return cls(payments._client, retry=payments._retry)  # noqa: SLF001 - same adapter
+        return cls(payments._client, retry=payments._retry)
 
     async def new_events(
         self, account: str | None, *, types: Sequence[str], after: str | None, since: datetime
@@ -58,7 +58,9 @@ class StripeEventFeed:
                     raise
         return await self._since(account, types, since)
 
-    async def _page(self, account: str | None, params: EventListParams) -> stripe.ListObject:
+    async def _page(
+        self, account: str | None, params: EventListParams
+    ) -> stripe.ListObject[stripe.Event]:
         return await _read(
             lambda: self._client.v1.events.list_async(params, _options(account)),
             policy=self._retry,
@@ -82,7 +84,9 @@ class StripeEventFeed:
                 return out
             cursor = str(items[0]["id"])
 
-    async def _since(self, account: str | None, types: Sequence[str], since: datetime) -> list[JSON]:
+    async def _since(
+        self, account: str | None, types: Sequence[str], since: datetime
+    ) -> list[JSON]:
         out: list[JSON] = []
         params: EventListParams = {
             "types": list(types),
@@ -121,4 +125,5 @@ def verify_webhook(
         raise SignatureError(f"the signature does not verify: {err.user_message or err}") from None
     except ValueError:
         raise SignatureError("the body is not a Stripe event") from None
-    return event.to_dict()
+    body: JSON = event.to_dict()
+    return body

@@ -83,15 +83,16 @@ def newest(events: Iterable[Mapping[str, Any]]) -> tuple[str, int] | None:
     found: tuple[str, int] | None = None
     for event in events:
         created = event.get("created")
-        if isinstance(event.get("id"), str) and isinstance(created, int):
-            if found is None or created >= found[1]:
-                found = (str(event["id"]), created)
+        if (
+            isinstance(event.get("id"), str)
+            and isinstance(created, int)
+            and (found is None or created >= found[1])
+        ):
+            found = (str(event["id"]), created)
     return found
 
 
-def next_wake(
-    now: datetime, *, next_poll: datetime, next_due: datetime | None
-) -> datetime:
+def next_wake(now: datetime, *, next_poll: datetime, next_due: datetime | None) -> datetime:
     """When to look again: the next poll, or sooner when a purchase's grace ends first."""
     wake = next_poll if next_due is None else min(next_poll, next_due)
     return max(now, wake)

@@ -25,6 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.domain.facts import Facts
+from core.domain.findings import Finding, Kind
+from core.domain.fixes import FixPlan
+from core.domain.models import CheckoutSession, Window
+from core.domain.reconcile import Reconciliation
+from core.domain.summary import NO_PASS_KINDS, AutofixOutcome, autofixable
 from core.domain.watch import (
     FIRST_LOOK,
     OUTAGE_WINDOW,
@@ -38,15 +44,9 @@ from core.domain.watch import (
     seen_from_event,
 )
 from core.errors import NotFoundError, RefusedError, StaleFixError, UpstreamError, UsageError
-from core.domain.facts import Facts
-from core.domain.findings import Finding, Kind
-from core.domain.fixes import FixPlan
-from core.usecases.jobs import AUTOFIX_ACTOR, WARNED
-from core.domain.models import CheckoutSession, Window
 from core.ports import EventFeed, FindingHistory, RunLedger, WatchPoster, WatchState
-from core.domain.reconcile import Reconciliation
+from core.usecases.jobs import AUTOFIX_ACTOR, WARNED
 from core.usecases.services import Services
-from core.domain.summary import NO_PASS_KINDS, AutofixOutcome, autofixable
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +139,7 @@ class Watch:
             key = account_key(account)
             now = self.services.clock.now()
             cursor = self.state.cursor(key)
-            since = (
-                datetime.fromtimestamp(cursor[1], tz=now.tzinfo) if cursor else now - FIRST_LOOK
-            )
+            since = datetime.fromtimestamp(cursor[1], tz=now.tzinfo) if cursor else now - FIRST_LOOK
             async with gate:
                 try:
                     found = await self.events.new_events(
@@ -194,7 +192,9 @@ class Watch:
             window=Window(min(earliest, now), now),
             keep_purchases=True,
         )
-        run.add_page(Facts(sessions=sessions, subscriptions=related.subscriptions, users=related.users))
+        run.add_page(
+            Facts(sessions=sessions, subscriptions=related.subscriptions, users=related.users)
+        )
         judged = {p.session.id: p for p in run.purchases}
         missing: list[Finding] = []
         fulfilled = 0

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 
-from core.usecases.approvals import Offer
 from core.domain.watch import WatchAlert
+from core.usecases.approvals import Offer
 from handlers.blocks.kit import (
     MAX_BLOCKS,
     Block,
@@ -40,7 +40,9 @@ def build_watch_post(
     grace = _minutes(alert)
     at = alert.generated_at.astimezone(tz).strftime("%H:%M")
     if alert.outage:
-        title = f"🚨 Likely outage — {alert.unfulfilled_recently} recent paid purchases with no pass"
+        title = (
+            f"🚨 Likely outage — {alert.unfulfilled_recently} recent paid purchases with no pass"
+        )
     else:
         title = f"⏱️ {count} paid {noun} with no pass after {grace}"
     blocks: list[Block] = [
@@ -58,7 +60,7 @@ def build_watch_post(
                 f"at the *{alert.check}* check (Stripe's deliveries to the platform's webhook)."
             )
         )
-    fixed = [o for o in alert.autofixed]
+    fixed = list(alert.autofixed)
     if fixed:
         lines = [autofix_line(o) for o in fixed]
         blocks += summarised(
