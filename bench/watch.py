@@ -39,14 +39,27 @@ from bench.reconcile import ROOT, _start_sandbox
 from bench.slackapp import percentile
 from sandbox.worlds import generate_world
 
-SECRET = "whsec_bench_watch"
+SECRET = "whsec_bench_watch"  # noqa: S105 - the sandbox's own webhook secret
 CHANNEL = "C0PASSES"
+PASSES_QUERY = '*[_type == "subscription" && stripeSessionId in $ids].stripeSessionId'
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _start_bot(port: int, env: dict[str, str], err: Path) -> subprocess.Popen[bytes]:
+    """`passbot serve --http --port PORT`, the real CLI in a child process (stderr to `err`)."""
+    with err.open("wb") as sink:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "bot", "serve", "--http", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            cwd=ROOT,
+        )
 
 
 def _customers(world: dict[str, Any]) -> list[dict[str, str]]:
@@ -77,7 +90,7 @@ def _mentions(entry: dict[str, Any], sessions: set[str]) -> set[str]:
     return {s for s in sessions if s in text}
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - one scenario
+async def run(args: argparse.Namespace) -> dict[str, Any]:
     speed = args.speed
     window, interval, grace = args.window_s / speed, args.interval_s / speed, args.grace_s / speed
     idle = args.idle_s / speed
@@ -105,13 +118,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - on
             "PASSBOT_CONCURRENCY": "8",
             "PYTHONUNBUFFERED": "1",
         }
-        bot = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "bot", "serve", "--http", "--port", str(port)],
-            env=bot_env,
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "bot.err").open("wb"),
-            cwd=ROOT,
-        )
+        bot = _start_bot(port, bot_env, tmp_path / "bot.err")
         url = env["SANDBOX_URL"]
         try:
             async with httpx.AsyncClient(timeout=60) as http:
@@ -131,7 +138,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - on
                 idle_after = await _stripe_total(http, url)
                 # ------------------------------------------------------------ purchases
                 offsets = sorted(rng.uniform(0, window) for _ in range(args.purchases))
-                plan = []
+                plan: list[dict[str, Any]] = []
                 for offset in offsets:
                     c = rng.choice(customers)
                     plan.append(
@@ -188,7 +195,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - on
                         found = await http.get(
                             query_url,
                             params={
-                                "query": '*[_type == "subscription" && stripeSessionId in $ids].stripeSessionId',
+                                "query": PASSES_QUERY,
                                 "$ids": json.dumps(waiting),
                             },
                             headers=auth,
@@ -254,14 +261,17 @@ def table(r: dict[str, Any], argv: Sequence[str]) -> str:
         f"                                 p50 {unit}   p99      max     target        met",
         f"payment → Slack post            {_s(r['detect'], 50)} {_s(r['detect'], 99)} "
         f"{_s(r['detect'], 100)}   p99 ≤ {detect_target:5.0f}   "
-        f"{'yes' if p99 <= detect_target and all_posted else 'NO'} ({r['posted']}/{r['failing']} posted)",
+        f"{'yes' if p99 <= detect_target and all_posted else 'NO'} "
+        f"({r['posted']}/{r['failing']} posted)",
         f"payment → pass (autofix)        {_s(r['to_pass'], 50)} {_s(r['to_pass'], 99)} "
         f"{_s(r['to_pass'], 100)}   max ≤ {300 / speed:5.0f}   "
-        f"{'yes' if worst <= 300 / speed and all_passed else 'NO'} ({r['passed']}/{r['failing']} passes)",
+        f"{'yes' if worst <= 300 / speed and all_passed else 'NO'} "
+        f"({r['passed']}/{r['failing']} passes)",
         f"false alarms (a fulfilled purchase posted): {r['false_alarms']}",
         "",
         f"Stripe requests while idle ({r['idle_s']:g} s): {r['idle_stripe']} "
-        f"({idle_per:.2f} per account per interval, target ≤ 1: {'yes' if idle_per <= 1 else 'NO'}); "
+        f"({idle_per:.2f} per account per interval, target ≤ 1: "
+        f"{'yes' if idle_per <= 1 else 'NO'}); "
         f"events lists {r['idle_events']} ({events_per:.2f} per account per interval)",
         f"Stripe requests during the purchases: {r['load_stripe']} in {r['load_minutes']:.1f} min "
         f"= {r['load_stripe'] / max(r['load_minutes'], 1e-9):.0f} per minute; per minute: "
