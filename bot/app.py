@@ -40,7 +40,8 @@ from bot.middleware import (
 )
 from bot.settings import Settings
 from core.errors import UsageError
-from core.usecases.approvals import Approvals, ApprovalStore
+from core.ports import ApprovalStore
+from core.usecases.approvals import Approvals
 from core.usecases.batch import FixAll
 from core.usecases.feedback import Feedback
 from core.usecases.jobs import Jobs

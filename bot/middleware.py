@@ -34,8 +34,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.domain.approval import Approval
 from core.errors import UsageError
-from core.usecases.approvals import Approval, Approvals
+from core.usecases.approvals import Approvals
 from core.usecases.services import Services
 from handlers.blocks.errors import build_forbidden, build_unknown_requester
 from handlers.blocks.kit import Message

@@ -10,7 +10,7 @@ from core.domain.findings import Finding, Severity
 from core.domain.models import JSON
 from core.domain.reconcile import ReconcileReport
 from core.ports import AuditEntry
-from core.usecases.services import FixOutcome
+from core.usecases.fix import FixOutcome
 
 MARK = {Severity.CRITICAL: "✖", Severity.WARNING: "!", Severity.INFO: "·"}
 

@@ -21,7 +21,8 @@ from core.domain.health import HealthReport
 from core.domain.summary import EarlyWarning, Summary
 from core.domain.watch import WatchAlert
 from core.errors import UpstreamError
-from core.usecases.approvals import Approvals, Offer
+from core.usecases.approvals import Approvals
+from core.usecases.proposals import Offer
 from handlers.blocks.health import build_health_card
 from handlers.blocks.kit import Message
 from handlers.blocks.summary import FIX_ALL_MAX, build_summary_post, finding_order

@@ -21,7 +21,7 @@ from bot.settings import Settings
 from bot.slack_poster import SlackPoster
 from core.adapters.stripe import StripePayments
 from core.adapters.stripe_events import SignatureError, StripeEventFeed, verify_webhook
-from core.adapters.watch_state import SqliteWatchState
+from core.adapters.watch_state import open_watch_state
 from core.domain.watch import next_wake
 from core.errors import CoreError
 from core.usecases.jobs import Jobs
@@ -136,7 +136,7 @@ async def watching(
         return
     payments = services.payments
     assert isinstance(payments, StripePayments)
-    state = SqliteWatchState(settings.passbot_db)
+    state = open_watch_state(settings.passbot_db)
     watch = Watch(
         services=services,
         events=StripeEventFeed.of(payments),

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
+from core.domain.approval import Claim, Press, Proposal
 from core.domain.findings import Finding, Operation
 from core.domain.health import HealthReport, ProbeAnswer
 from core.domain.metrics import FindingRecord
@@ -297,6 +298,48 @@ class Poster(Protocol):
 
     async def post_health(self, report: HealthReport) -> str | None:
         """The monthly health check."""
+        ...
+
+
+@runtime_checkable
+class ApprovalStore(Protocol):
+    """Where proposals, claims and presses live (passbot's SQLite store)."""
+
+    def save_proposal(self, proposal: Proposal) -> None:
+        """Keep a proposal (ids are unique)."""
+        ...
+
+    def proposal(self, proposal_id: str) -> Proposal | None:
+        """A stored proposal."""
+        ...
+
+    def claim(
+        self,
+        key: str,
+        *,
+        proposal: str,
+        holder: str,
+        token: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> Claim:
+        """Take the claim on `key` unless another press holds it (atomically)."""
+        ...
+
+    def finish(self, key: str, *, token: str, now: datetime) -> None:
+        """Mark the claim done (later presses of the same proposal are told so)."""
+        ...
+
+    def release(self, key: str, *, token: str) -> None:
+        """Give the claim up: nothing was written, anyone may try again."""
+        ...
+
+    def record_press(self, press: Press) -> int:
+        """Append one press; returns its id."""
+        ...
+
+    def presses(self, limit: int = 50) -> list[Press]:
+        """The newest presses first."""
         ...
 
 

@@ -3,18 +3,15 @@ lookback, with the metrics), the early warning, the health check, and the metric
 
 Each job produces data and remembers what it found (finding history, for the metrics); the
 scheduler (bot/scheduler.py) claims the job's period and hands the data to a `Poster`. The
-reconciliation is the streamed one of `Services.check`, with one row kept per purchase (what the
-summary and the metrics count) instead of the purchases themselves.
+reconciliation is `job_scan.scan_purchases`: the streamed one of `check`, with one row kept per
+purchase (what the summary and the metrics count) instead of the purchases themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from core.domain.facts import Facts
-from core.domain.findings import Finding, Kind
 from core.domain.health import HealthReport
 from core.domain.metrics import (
     METRICS_DAYS,
@@ -22,24 +19,22 @@ from core.domain.metrics import (
     PurchaseRow,
     compute_metrics,
     fix_times,
-    purchase_row,
-    resolved_by_absence,
 )
-from core.domain.models import CheckoutSession, Window
-from core.domain.reconcile import ReconcileReport, Reconciliation
+from core.domain.models import Window
 from core.domain.summary import (
     TREND_DAYS,
     AutofixOutcome,
     EarlyWarning,
     Summary,
-    autofixable,
     build_summary,
     build_warning,
     warning_window,
 )
-from core.errors import NotFoundError, RefusedError, StaleFixError, UsageError
-from core.ports import Catalogue, FindingHistory, RunLedger
+from core.errors import UsageError
+from core.ports import FindingHistory, RunLedger
+from core.usecases.autofix import autofix
 from core.usecases.health import HealthConfig, HealthService
+from core.usecases.job_scan import Scan, remember, scan_purchases
 from core.usecases.services import Services
 
 #: Job names (the run ledger's keys).
@@ -48,15 +43,6 @@ SUMMARY, SWEEP, HEALTH, EARLY_WARNING = "summary", "sweep", "health", "early_war
 WARNED = "early_warning.purchase"
 #: Who automatic fixes are recorded as (audit log and document).
 AUTOFIX_ACTOR = "passbot:autofix"
-
-
-@dataclass(frozen=True, slots=True)
-class Scan:
-    """One reconciliation with a row per paid pass purchase."""
-
-    catalogue: Catalogue
-    report: ReconcileReport
-    rows: tuple[PurchaseRow, ...]
 
 
 class Jobs:
@@ -96,8 +82,16 @@ class Jobs:
         now = self.services.clock.now()
         days = max(self.services.lookback_days, TREND_DAYS) if weekly else TREND_DAYS
         scan = await self.scan(Window(now - timedelta(days=days), now), audit=True)
-        self._remember(scan, now=now, complete=True, whole_lookback=weekly)
-        autofixed = await self._autofix(scan.report.findings, now=now) if self.autofix else ()
+        remember(self.history, scan, now=now, complete=True, whole_lookback=weekly)
+        autofixed: tuple[AutofixOutcome, ...] = ()
+        if self.autofix:
+            autofixed = await autofix(
+                self.services.fixes,
+                self.history,
+                scan.report.findings,
+                now=now,
+                actor=self.autofix_actor,
+            )
         metrics = None
         if weekly:
             since = now - timedelta(days=METRICS_DAYS)
@@ -120,7 +114,7 @@ class Jobs:
         """Purchases 15–75 minutes old with no pass that were not warned about before."""
         now = self.services.clock.now()
         scan = await self.scan(warning_window(now), audit=False)
-        self._remember(scan, now=now, complete=False)
+        remember(self.history, scan, now=now, complete=False)
         warned = {r.session for r in scan.rows if self.ledger.has_run(WARNED, r.session)}
         return build_warning(rows=scan.rows, findings=scan.report.findings, now=now, warned=warned)
 
@@ -155,109 +149,6 @@ class Jobs:
             now=now,
         )
 
-    # -------------------------------------------------------------------------- reading
-
     async def scan(self, window: Window, *, audit: bool) -> Scan:
-        """Reconcile the purchases created in `window` (every school), page by page.
-
-        Uses `Services`' own account scan and per-page Sanity query, so requests and the
-        handling of unreadable accounts are those of `check`.
-        """
-        services = self.services
-        now = services.clock.now()
-        catalogue = await services.catalogue()
-        run = Reconciliation(
-            tenants=catalogue.tenants,
-            passes=catalogue.passes,
-            now=now,
-            window=window,
-            keep_purchases=True,
-        )
-        rows: list[PurchaseRow] = []
-
-        async def on_page(page: list[CheckoutSession]) -> None:
-            related = await services.related_to(page)
-            # No await from here on: the page is judged and drained in one step.
-            before = len(run.purchases)
-            run.add_page(
-                Facts(sessions=page, subscriptions=related.subscriptions, users=related.users)
-            )
-            judged = run.purchases[before:]
-            documents = {s.id: s for s in related.subscriptions}
-            rows.extend(purchase_row(p, documents) for p in judged)
-            run.purchases[before:] = [p for p in judged if p.findings]
-
-        _, scans = await services.scan(
-            services.accounts_of(catalogue), window, on_page=on_page, collect=False
-        )
-        audit_facts = None
-        if audit:
-            active = await services.passes.active_subscriptions(now=now)
-            audit_facts = Facts(subscriptions=active.subscriptions, users=active.users)
-        report = run.finish(accounts=scans, audit=audit_facts)
-        rows.sort(key=lambda r: (r.created, r.session))
-        return Scan(catalogue, report, tuple(rows))
-
-    # ------------------------------------------------------------------------- remembering
-
-    def _remember(
-        self, scan: Scan, *, now: datetime, complete: bool, whole_lookback: bool = False
-    ) -> None:
-        """Record the findings; after a complete run, those no longer found are resolved (and,
-        after a run over the whole lookback, those whose purchase left it are aged out)."""
-        created = {r.session: r.created for r in scan.rows}
-        findings = list(scan.report.findings)
-        if not complete:
-            findings = [f for f in findings if f.session in created]
-        occurred = {f.key: created[f.session] for f in findings if f.session in created}
-        self.history.observe(findings, at=now, occurred=occurred)
-        if not complete:
-            return
-        unreadable = [a.account for a in scan.report.accounts if not a.ok]
-        resolved, outside = resolved_by_absence(
-            self.history.open_records(),
-            [f.key for f in findings],
-            window_start=scan.report.window.start,
-            unreadable_accounts=unreadable,
-        )
-        self.history.resolve(resolved, at=now, by="observed")
-        if whole_lookback:
-            self.history.age_out(outside, at=now)
-
-    async def _autofix(
-        self, findings: Sequence[Finding], *, now: datetime
-    ) -> tuple[AutofixOutcome, ...]:
-        """Apply the safe fixes, each audited; a fix that turns out not to be the safe kind
-        when re-derived is left for a person."""
-        outcomes: list[AutofixOutcome] = []
-        dismissed = self.history.dismissed_keys()
-        for finding in findings:
-            if not autofixable(finding) or finding.key in dismissed or finding.session is None:
-                continue
-            session = finding.session
-            try:
-                preview = await self.services.preview_fix(session, actor=self.autofix_actor)
-                kinds = {f.kind for f in preview.plan.resolves}
-                if preview.plan.refused or kinds - {Kind.MISSING_PASS}:
-                    why = preview.plan.refused or f"the fix now also resolves {sorted(kinds)}"
-                    outcomes.append(AutofixOutcome(session, finding.key, False, error=why))
-                    continue
-                outcome = await self.services.apply_fix(
-                    session, actor=self.autofix_actor, source="autofix"
-                )
-            except (RefusedError, StaleFixError, UsageError, NotFoundError) as err:
-                outcomes.append(AutofixOutcome(session, finding.key, False, error=str(err)))
-                continue
-            result = outcome.applied_result
-            written = tuple((result.created + result.patched) if result else ())
-            outcomes.append(
-                AutofixOutcome(
-                    session,
-                    finding.key,
-                    applied=bool(written) or outcome.already_fixed,
-                    documents=written,
-                    audit_id=outcome.audit_id,
-                )
-            )
-            self.history.resolve([finding.key], at=now, by=self.autofix_actor)
-        return tuple(outcomes)
+        """Reconcile the purchases created in `window`, a row per purchase (job_scan.py)."""
+        return await scan_purchases(self.services.reader, window, audit=audit)

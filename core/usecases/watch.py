@@ -123,7 +123,7 @@ class Watch:
     async def accounts(self) -> list[str | None]:
         """Every school's connected account and the platform account (None)."""
         catalogue = await self.services.catalogue()
-        return [account for account, _ in self.services.accounts_of(catalogue)]
+        return [account for account, _ in self.services.reader.accounts_of(catalogue)]
 
     async def poll(self, accounts: Sequence[str | None] | None = None) -> PollResult:
         """Read each account's new events; follow the paid purchases they announce.
@@ -183,7 +183,7 @@ class Watch:
         sessions, gone = await self._sessions(due)
         settled: dict[str, str] = dict.fromkeys(gone, GONE)
         catalogue = await self.services.catalogue()
-        related = await self.services.related_to(sessions)
+        related = await self.services.reader.related_to(sessions)
         earliest = min(s.created for s in sessions) if sessions else now
         run = Reconciliation(
             tenants=catalogue.tenants,

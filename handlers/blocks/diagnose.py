@@ -12,7 +12,7 @@ from datetime import datetime, tzinfo
 from core.domain.diagnose import Diagnosis, PassView
 from core.domain.findings import SEVERITY_ORDER, Finding, Severity
 from core.domain.purchase import Purchase
-from core.usecases.approvals import Offer, Proposals
+from core.usecases.proposals import Offer, Proposals
 from handlers.blocks.finding import finding_section
 from handlers.blocks.fix import build_offer, plural
 from handlers.blocks.kit import (

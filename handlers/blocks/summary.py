@@ -15,7 +15,6 @@ from datetime import date, tzinfo
 
 from core.domain.findings import SEVERITY_ORDER, Finding
 from core.domain.summary import AutofixOutcome, SchoolSummary, Summary, TrendPoint
-from core.usecases.approvals import Offer
 from core.usecases.batch import (
     ALREADY_FIXED,
     APPLIED,
@@ -30,6 +29,7 @@ from core.usecases.batch import (
     BatchResult,
     batch_id,
 )
+from core.usecases.proposals import Offer
 from handlers.blocks.diagnose import MARK, must_decide
 from handlers.blocks.finding import finding_section
 from handlers.blocks.fix import build_offer, plural, result_line, with_status

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 
 from core.domain.summary import EarlyWarning
-from core.usecases.approvals import Offer
+from core.usecases.proposals import Offer
 from handlers.blocks.kit import MAX_BLOCKS, Block, Message, context, header, message, section
 from handlers.blocks.summary import open_findings
 

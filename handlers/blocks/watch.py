@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 
 from core.domain.watch import WatchAlert
-from core.usecases.approvals import Offer
+from core.usecases.proposals import Offer
 from handlers.blocks.kit import (
     MAX_BLOCKS,
     Block,

@@ -11,8 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import UsageError
 from core.usecases.approvals import Approvals
+from core.usecases.diagnose import parse_email
 from core.usecases.feedback import Feedback
-from core.usecases.services import parse_email
 from handlers.blocks.diagnose import build_diagnosis
 from handlers.blocks.errors import build_looking, usage_line
 from handlers.ids import Command

@@ -21,10 +21,10 @@ import pytest_asyncio
 
 from bot.container import build_services
 from bot.serve import run_serve, slack_poster
-from core.adapters.history import SqliteHistory
+from core.adapters.history import open_history
 from core.adapters.stripe import StripePayments
 from core.adapters.stripe_events import StripeEventFeed
-from core.adapters.watch_state import SqliteWatchState
+from core.adapters.watch_state import SqlWatchState, open_watch_state
 from core.usecases.watch import ALERTED, ELSEWHERE, FULFILLED, Watch
 from sandbox import Sandbox, start_sandbox
 from sandbox.worlds import generate_world
@@ -84,7 +84,7 @@ def text_of(entry: dict[str, Any]) -> str:
 @dataclass
 class Replica:
     watch: Watch
-    state: SqliteWatchState
+    state: SqlWatchState
 
 
 @asynccontextmanager
@@ -95,8 +95,8 @@ async def replica(
     settings = settings_for(box, db, passbot_channel=CHANNEL, **overrides)
     async with AsyncExitStack() as stack:
         services = await stack.enter_async_context(build_services(settings))
-        history = SqliteHistory(settings.passbot_db)
-        state = SqliteWatchState(settings.passbot_db)
+        history = open_history(settings.passbot_db)
+        state = open_watch_state(settings.passbot_db)
         stack.callback(history.close)
         stack.callback(state.close)
         assert isinstance(services.payments, StripePayments)

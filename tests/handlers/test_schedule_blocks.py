@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.domain.approval import Claim, Proposal, plan_hash
 from core.domain.findings import Finding
 from core.domain.fixes import plan_fix
 from core.domain.health import Check, HealthReport
@@ -27,7 +28,7 @@ from core.domain.metrics import (
 from core.domain.models import Window
 from core.domain.reconcile import ReconcileReport
 from core.domain.summary import AutofixOutcome, EarlyWarning, Summary, build_summary
-from core.usecases.approvals import Applied, Claim, Offer, Proposal, plan_hash
+from core.usecases.approvals import Applied
 from core.usecases.batch import (
     ALREADY_FIXED,
     APPLIED,
@@ -39,7 +40,8 @@ from core.usecases.batch import (
     batch_id,
 )
 from core.usecases.feedback import Dismissal
-from core.usecases.services import FixOutcome
+from core.usecases.fix import FixOutcome
+from core.usecases.proposals import Offer
 from handlers.blocks import kit
 from handlers.blocks.finding import (
     build_card_dismissed,
