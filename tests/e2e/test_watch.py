@@ -89,7 +89,7 @@ class Replica:
 
 @asynccontextmanager
 async def replica(
-    box: Sandbox, db: Path, *, grace: float, **overrides: Any
+    box: Sandbox, db: Path | str, *, grace: float, **overrides: Any
 ) -> AsyncIterator[Replica]:
     """One passbot process's watch: its own services, connections and state, on `db`."""
     settings = settings_for(box, db, passbot_channel=CHANNEL, **overrides)
@@ -163,8 +163,8 @@ async def test_a_purchase_is_not_posted_before_its_grace_ends_nor_when_its_pass_
     assert [missing in text_of(p) for p in posts(box)] == [True]
 
 
-async def test_the_cursor_is_kept_across_a_restart(box: Sandbox, tmp_path: Path) -> None:
-    db = tmp_path / "db"
+async def test_the_cursor_is_kept_across_a_restart(box: Sandbox, db_url: str) -> None:
+    db = db_url  # SQLite and PostgreSQL
     accounts = 3  # two schools and the platform
     async with replica(box, db, grace=60) as before:
         await before.watch.poll()
@@ -185,8 +185,8 @@ async def test_the_cursor_is_kept_across_a_restart(box: Sandbox, tmp_path: Path)
     assert await stripe_events_requests(box) - start == accounts
 
 
-async def test_two_replicas_post_each_purchase_once(box: Sandbox, tmp_path: Path) -> None:
-    db = tmp_path / "db"
+async def test_two_replicas_post_each_purchase_once(box: Sandbox, db_url: str) -> None:
+    db = db_url  # SQLite and PostgreSQL
     async with replica(box, db, grace=0.3) as a, replica(box, db, grace=0.3) as b:
         await asyncio.gather(a.watch.poll(), b.watch.poll())
         sessions = [await purchase(box, n, fulfil=False) for n in range(2)]
