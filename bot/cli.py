@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -59,7 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--days", type=int)
     check.add_argument("--tenant", metavar="SLUG")
     diagnose = sub.add_parser("diagnose", help="everything about one customer")
-    diagnose.add_argument("email")
+    diagnose.add_argument(
+        "email",
+        metavar="QUERY",
+        nargs="+",
+        help="an email, a cs_/pi_/ch_ id, a Sanity subscription or user id, a Clerk id, a name",
+    )
     diagnose.add_argument("--days", type=int)
     fix = sub.add_parser("fix", help="the fix for one paid Checkout Session")
     fix.add_argument("session_id")
@@ -161,26 +167,27 @@ def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:
     return show
 
 
-async def _check(args: argparse.Namespace, services: Services) -> int:
+async def _check(args: argparse.Namespace, services: Services, settings: Settings) -> int:
     report = await services.check(
         days=args.days, tenant=args.tenant, actor=_actor(args), progress=_progress(args)
     )
     if _progress(args):
         print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     mode = services.payments.mode
-    _emit(args, report_json(report, mode=mode), render.render_check(report, mode=mode))
+    text = render.render_check(report, mode=mode, tz=ZoneInfo(settings.passbot_timezone))
+    _emit(args, report_json(report, mode=mode), text)
     return 1 if report.needs_attention else 0
 
 
-async def _diagnose(args: argparse.Namespace, services: Services) -> int:
-    from core.diagnose import diagnosis_json
+async def _diagnose(args: argparse.Namespace, services: Services, settings: Settings) -> int:
+    """`diagnose QUERY`: an email, a Stripe, Sanity or Clerk id, or a name; several customers
+    found are listed to pick from (exit 1: a choice is needed)."""
+    from bot.lookup_cli import diagnose_command
 
-    diagnosis = await services.diagnose(args.email, days=args.days, actor=_actor(args))
-    _emit(args, diagnosis_json(diagnosis), render.render_diagnosis(diagnosis))
-    return 1 if any(f.severity.value == "critical" for f in diagnosis.findings) else 0
+    return await diagnose_command(args, services, settings, actor=_actor(args), emit=_emit)
 
 
-async def _fix(args: argparse.Namespace, services: Services) -> int:
+async def _fix(args: argparse.Namespace, services: Services, _settings: Settings) -> int:
     alternative = "start_today" if args.start_today else None
     actor = _actor(args)
     if args.yes:
@@ -256,7 +263,8 @@ async def _shell(args: argparse.Namespace) -> int:
     )
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Services], Coroutine[Any, Any, int]]] = {
+Command = Callable[[argparse.Namespace, Services, Settings], Coroutine[Any, Any, int]]
+COMMANDS: dict[str, Command] = {
     "check": _check,
     "diagnose": _diagnose,
     "fix": _fix,
@@ -287,7 +295,7 @@ async def _run(args: argparse.Namespace) -> int:
                 args, settings
             )
         async with build_services(settings) as services:
-            return await COMMANDS[args.command](args, services)
+            return await COMMANDS[args.command](args, services, settings)
 
 
 def main(argv: list[str] | None = None) -> int:

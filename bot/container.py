@@ -18,6 +18,7 @@ from core.adapters.store import SqliteStore
 from core.adapters.stripe import StripePayments, stripe_mode
 from core.errors import UsageError
 from core.health_service import HealthService
+from core.links import Links
 from core.services import Services
 
 
@@ -126,3 +127,11 @@ async def build_health(settings: Settings, services: Services) -> AsyncIterator[
 def build_history(settings: Settings) -> SqliteHistory:
     """Finding history and scheduled-run keys, in PASSBOT_DB (the caller closes it)."""
     return SqliteHistory(settings.passbot_db)
+
+
+def build_links(settings: Settings) -> Links:
+    """Where cards and `diagnose` link: Stripe's Dashboard, the Studio, Clerk's dashboard."""
+    return Links(
+        studio_url=settings.passbot_studio_url or None,
+        clerk_dashboard_url=settings.passbot_clerk_dashboard_url or None,
+    )

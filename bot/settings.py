@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     passbot_now: datetime | None = None
     #: How many Stripe accounts are read at once.
     passbot_concurrency: int = 8
+    #: The Sanity Studio's address (`https://<name>.sanity.studio`): documents on cards link there.
+    passbot_studio_url: str | None = None
+    #: The Clerk instance's dashboard address
+    #: (`https://dashboard.clerk.com/apps/<app>/instances/<instance>`): users link there.
+    passbot_clerk_dashboard_url: str | None = None
 
     @field_validator("passbot_lookback_days")
     @classmethod

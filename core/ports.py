@@ -78,6 +78,13 @@ class PaymentsSource(Protocol):
         """A connected account, as Stripe returns it (charges_enabled, payouts_enabled, …)."""
         ...
 
+    async def find_session_by_payment(
+        self, payment_id: str, *, accounts: Sequence[str | None]
+    ) -> CheckoutSession | None:
+        """The Checkout Session paid by this PaymentIntent (`pi_…`) or Charge (`ch_…`, `py_…`)
+        on whichever of `accounts` holds it, expanded like a page; None if none does."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Catalogue:
@@ -160,6 +167,15 @@ class PassStore(Protocol):
 
     async def can_write(self) -> bool:
         """Whether the token may write, checked with a `dryRun` mutation (FM-11)."""
+        ...
+
+    async def users_for_id(self, doc_id: str) -> list[SanityUser]:
+        """The users a document id leads to: the user with that `_id` or `clerkId`, or the
+        user a subscription with that `_id` references (by `_id` or Clerk id)."""
+        ...
+
+    async def named_users(self) -> list[SanityUser]:
+        """Every user with a name (id, name, email, Clerk id, school only): a name lookup."""
         ...
 
 

@@ -1,0 +1,1 @@
+"""The use cases: fetch through the ports, judge with the pure core, write, audit."""
