@@ -29,6 +29,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.container import build_links
 from bot.errors import handle_error
 from bot.middleware import (
     Deliveries,
@@ -45,6 +46,7 @@ from core.errors import UsageError
 from core.feedback import Feedback
 from core.jobs import Jobs
 from core.services import Services
+from core.usecases.lookup import Lookup
 from handlers.actions.dismiss import CardMemory
 
 
@@ -194,6 +196,8 @@ def build_app(
                 approvals, dismissed=jobs.history.dismissed_keys if jobs is not None else None
             ),
             cards=CardMemory(),
+            lookup=Lookup(services),
+            links=build_links(settings),
         )
     )
     app.use(require_approvers(settings.approvers, two_person=settings.passbot_two_person))

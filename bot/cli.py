@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from core.adapters.store import SqliteStore
 from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
 from core.reconcile import report_json
 from core.services import Services
+from handlers.blocks.wording import local_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -154,7 +156,15 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2, default=str) if args.json else text)
+    """JSON as is; text for people: in PASSBOT_TIMEZONE (named once), no internal codes."""
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    try:
+        tz: tzinfo = ZoneInfo(_settings({}).passbot_timezone)
+    except (KeyError, ValueError, UsageError):  # a bad zone is reported where it is used
+        tz = UTC
+    print(local_text(text, tz))
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:

@@ -16,6 +16,7 @@ import io
 import json
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.container import build_services
 from bot.health import exit_status, render_health, run_health
@@ -42,7 +43,10 @@ async def health_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def job_command(args: argparse.Namespace, settings: Settings) -> int:
     """`passbot job NAME [--force]`."""
-    poster = TextPoster(out=io.StringIO()) if args.json else TextPoster()  # --json: kept quiet
+    tz = ZoneInfo(settings.passbot_timezone)
+    poster = (
+        TextPoster(out=io.StringIO(), tz=tz) if args.json else TextPoster(tz=tz)
+    )  # --json: quiet
     async with (
         build_services(settings) as services,
         scheduler_for(settings, services, poster) as scheduler,

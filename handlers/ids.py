@@ -26,6 +26,8 @@ class ActionId(StrEnum):
     FIX_APPLY_ALTERNATIVE = "fix.apply_alternative"
     FIX_ALL = "fix.apply_all"
     FINDING_DISMISS = "finding.dismiss"
+    LOOKUP_PICK = "lookup.pick"
+    CARD_SHARE = "card.share"
 
 
 class BlockId(StrEnum):
@@ -36,6 +38,8 @@ class BlockId(StrEnum):
     FIX_ALL = "fix-all"
     FINDING = "finding"
     DISMISS_REASON = "dismiss-reason"
+    PICK = "pick"
+    SHARE = "share"
 
 
 class CallbackId(StrEnum):

@@ -114,6 +114,13 @@ class SlackState:
             return ref
         return None
 
+    def require_member(self, channel_id: str) -> None:
+        """A channel with ``"is_member": false`` is one the bot was never invited to: it may
+        not post or update there (``not_in_channel``), as in Slack."""
+        channel = self.channel(channel_id)
+        if channel is not None and channel.get("is_member") is False:
+            raise SlackApiError("not_in_channel")
+
     def record(self, method: str, args: dict[str, Any], **extra: Any) -> str:
         ts = self.clock.next_ts()
         entry: dict[str, Any] = {"method": method, **extra, "args": args, "ts": ts}
@@ -266,6 +273,7 @@ class SlackService:
         channel = state.channel_id(_required(args, "channel"))
         if channel is None:
             raise SlackApiError("channel_not_found")
+        state.require_member(channel)
         if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
             raise SlackApiError("no_text")
         ts = str(args["_ts"])
@@ -277,6 +285,7 @@ class SlackService:
         channel = state.channel_id(_required(args, "channel"))
         if channel is None:
             raise SlackApiError("channel_not_found")
+        state.require_member(channel)
         ts = _required(args, "ts")
         if (channel, ts) not in state.messages:
             raise SlackApiError("message_not_found")
