@@ -31,6 +31,7 @@ from core.models import CheckoutSession, Window
 from core.ports import Catalogue, FindingHistory, RunLedger
 from core.reconcile import ReconcileReport, Reconciliation
 from core.services import Services
+from core.daily import CHART_DAYS
 from core.summary import (
     TREND_DAYS,
     AutofixOutcome,
@@ -114,6 +115,7 @@ class Jobs:
             dismissed=self.history.dismissed_keys(),
             autofixed=autofixed,
             metrics=metrics,
+            chart_days=CHART_DAYS if weekly else 0,
         )
 
     async def early_warning(self) -> EarlyWarning:

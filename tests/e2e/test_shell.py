@@ -31,12 +31,13 @@ def run_shell(tmp_path: Path, monkeypatch, capsys, script: str) -> tuple[int, st
 
 def test_the_shell_fixes_a_customer_end_to_end(tmp_path, monkeypatch, capsys) -> None:
     code, out, world = run_shell(
-        tmp_path, monkeypatch, capsys, f"/fixpass {OLA}\n1\ny\n/passaudit\nquit\n"
+        tmp_path, monkeypatch, capsys, f"/fixpass {OLA}\n2\ny\n/passaudit\nquit\n"
     )
     assert code == 0
     assert "you are U0APPROVER (ada) in #passes; approvers: S0APPROVERS" in out
     assert "== 🔎 ola.hansen177@example.com ==" in out
-    assert "[1] Approve: create pass   [2] Approve: Start from today" in out
+    assert "   [1] Not a problem" in out  # a section's own button is numbered too
+    assert "[2] Approve: create pass   [3] Approve: Start from today" in out
     assert "┌─ Create pass?" in out  # the confirm dialog, before anything is sent
     assert "✅ Pass created — approved by @ada at 09:00" in out
     assert "via slack · create_subscription" in out  # /passaudit
@@ -47,7 +48,7 @@ def test_the_shell_fixes_a_customer_end_to_end(tmp_path, monkeypatch, capsys) ->
 
 def test_declining_the_confirm_dialog_sends_nothing(tmp_path, monkeypatch, capsys) -> None:
     code, out, world = run_shell(
-        tmp_path, monkeypatch, capsys, f"/fixpass {OLA}\n1\nn\n7\nnot a command\n"
+        tmp_path, monkeypatch, capsys, f"/fixpass {OLA}\n2\nn\n7\nnot a command\n"
     )
     assert code == 0
     assert "(cancelled: nothing sent)" in out
