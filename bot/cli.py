@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     job = sub.add_parser("job", help="run one scheduled job now, printing what it would post")
     job.add_argument("name", choices=["summary", "sweep", "health", "early_warning"])
     job.add_argument("--force", action="store_true", help="run even if its period already ran")
+    job.add_argument(
+        "--chart", metavar="OUT.png", help="sweep: also write the 35-day chart as a PNG"
+    )
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode; --http for HTTP)")
     serve.add_argument("--http", action="store_true", help="serve /slack/events and /healthz")
     serve.add_argument("--port", type=int, default=3000)

@@ -18,6 +18,7 @@ import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.chart_cli import check_chart_path, write_chart
 from bot.container import build_services
 from bot.health import exit_status, render_health, run_health
 from bot.poster import TextPoster
@@ -42,7 +43,10 @@ async def health_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def job_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`passbot job NAME [--force]`."""
+    """`passbot job NAME [--force] [--chart OUT.png]`."""
+    chart = getattr(args, "chart", None)
+    if chart:
+        check_chart_path(args.name, chart)
     tz = ZoneInfo(settings.passbot_timezone)
     poster = (
         TextPoster(out=io.StringIO(), tz=tz) if args.json else TextPoster(tz=tz)
@@ -52,6 +56,9 @@ async def job_command(args: argparse.Namespace, settings: Settings) -> int:
         scheduler_for(settings, services, poster) as scheduler,
     ):
         outcome = await scheduler.run(args.name, force=args.force)
+        if chart and outcome.error is None:
+            written = await write_chart(chart, outcome.data, scheduler.jobs)
+            sys.stderr.write(f"chart: {written}\n")
     data: Any = outcome.data
     if args.json:
         _write(

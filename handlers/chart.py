@@ -15,15 +15,16 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: never a display
 
-from matplotlib.figure import Figure  # noqa: E402 - after choosing the backend
+from matplotlib.dates import DateFormatter
+from matplotlib.figure import Figure
 
-from core.daily import DayPoint  # noqa: E402
+from core.daily import DayPoint
 
 GREEN, RED, BLUE, GREY = "#2e7d32", "#c62828", "#1565c0", "#9e9e9e"
 
 
 def chart_title(days: Sequence[DayPoint]) -> str:
-    """"Last 35 days: 291 paid · 96.9% on time · 3 fixed by passbot · 9 still open"."""
+    """ "Last 35 days: 291 paid · 96.9% on time · 3 fixed by passbot · 9 still open"."""
     paid = sum(d.paid for d in days)
     on_time = sum(d.on_time for d in days)
     rate = f"{on_time / paid:.1%}" if paid else "—"
@@ -61,12 +62,13 @@ def render_chart(days: Sequence[DayPoint], *, subtitle: str = "") -> bytes:
     bottom.bar(x, still, bottom=fixed, color=RED, label="still open")
     bottom.set_ylabel("purchases")
     bottom.grid(axis="y", alpha=0.3)
-    bottom.legend(loc="upper left", frameon=False)
+    bottom.set_ylim(0, max([1, *(f + o for f, o in zip(fixed, still, strict=True))]) * 1.4)
+    bottom.legend(loc="upper left", frameon=False, ncols=2)
     bottom.yaxis.get_major_locator().set_params(integer=True)
     if subtitle:
         figure.suptitle(subtitle, x=0.01, ha="left", fontsize=10, color=GREY)
     figure.autofmt_xdate(rotation=0, ha="center")
-    bottom.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%d %b"))
+    bottom.xaxis.set_major_formatter(DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()

@@ -121,6 +121,33 @@ async def tell(respond: Respond, msg: Message) -> None:
     await _call("response_url", respond(response_type="ephemeral", replace_original=False, **msg))
 
 
+async def upload_png(
+    client: AsyncWebClient,
+    channel: str,
+    png: bytes,
+    *,
+    filename: str,
+    title: str,
+    comment: str | None = None,
+    thread_ts: str | None = None,
+) -> str:
+    """Upload an image to a channel (or a thread) with files_upload_v2: Slack's upload URL, the
+    bytes, then completeUploadExternal. Returns the file id."""
+    kwargs: dict[str, Any] = {
+        "channel": channel,
+        "content": png,
+        "filename": filename,
+        "title": title,
+    }
+    if comment:
+        kwargs["initial_comment"] = comment
+    if thread_ts:
+        kwargs["thread_ts"] = thread_ts
+    answer = await _call("files_upload_v2", client.files_upload_v2(**kwargs))
+    found = answer.get("file") or {}
+    return str(found.get("id", ""))
+
+
 async def user_email(client: AsyncWebClient, user_id: str) -> str | None:
     """The person's email from users.info (users:read.email), for the audit; None if unknown."""
     try:
