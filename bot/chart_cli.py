@@ -6,9 +6,9 @@ import asyncio
 import os
 from pathlib import Path
 
+from core.domain.summary import Summary
 from core.errors import UsageError
-from core.jobs import Jobs
-from core.summary import Summary
+from core.usecases.jobs import Jobs
 from handlers.chart import render_chart
 
 

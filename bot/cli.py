@@ -25,9 +25,9 @@ from bot import render
 from bot.container import build_services
 from bot.settings import Settings
 from core.adapters.store import SqliteStore
+from core.domain.reconcile import report_json
 from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
-from core.reconcile import report_json
-from core.services import Services
+from core.usecases.services import Services
 from handlers.blocks.wording import local_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -16,10 +16,10 @@ from core.adapters.probe import HttpWebhookProbe, make_probe_client
 from core.adapters.sanity import SanityPasses, make_sanity_client
 from core.adapters.store import SqliteStore
 from core.adapters.stripe import StripePayments, stripe_mode
+from core.domain.links import Links
 from core.errors import UsageError
-from core.health_service import HealthService
-from core.links import Links
-from core.services import Services
+from core.usecases.health import HealthService
+from core.usecases.services import Services
 
 
 class SystemClock:

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 from bot import render
 from bot.container import build_links
 from bot.settings import Settings
-from core.diagnose import diagnosis_json
-from core.links import add_links
-from core.lookup import Match
-from core.services import Services
+from core.domain.diagnose import diagnosis_json
+from core.domain.links import add_links
+from core.domain.lookup import Match
 from core.usecases.lookup import Found, Lookup
+from core.usecases.services import Services
 
 Emit = Callable[[argparse.Namespace, Any, str], None]
 

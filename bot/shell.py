@@ -36,7 +36,7 @@ from bot.settings import Settings
 from bot.shell_input import Reader, line_reader
 from bot.shell_render import Workspace, element_text, mostly_same, render_blocks
 from bot.slack_poster import SlackPoster
-from core.jobs import Jobs
+from core.usecases.jobs import Jobs
 
 __all__ = ["Reader", "Workspace", "line_reader", "render_blocks", "run_shell"]
 

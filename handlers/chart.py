@@ -18,7 +18,7 @@ matplotlib.use("Agg")  # before pyplot: never a display
 from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
-from core.daily import DayPoint
+from core.domain.daily import DayPoint
 
 GREEN, RED, BLUE, GREY = "#2e7d32", "#c62828", "#1565c0", "#9e9e9e"
 

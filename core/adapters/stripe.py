@@ -25,8 +25,8 @@ from stripe.params import EventListParams, WebhookEndpointListParams
 from stripe.params.checkout import SessionListParams
 
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy
+from core.domain.models import JSON, CheckoutSession
 from core.errors import UpstreamError
-from core.models import JSON, CheckoutSession
 
 T = TypeVar("T")
 

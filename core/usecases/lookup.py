@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from core.domain.lookup import MAX_MATCHES, USAGE, Match, Query, QueryKind, classify, group_matches
+from core.domain.lookup import name_matches as _name_matches
+from core.domain.models import CheckoutSession
 from core.errors import NotFoundError, UsageError
-from core.lookup import MAX_MATCHES, USAGE, Match, Query, QueryKind, classify, group_matches
-from core.lookup import name_matches as _name_matches
-from core.models import CheckoutSession
-from core.services import Services, parse_email
+from core.usecases.diagnose import parse_email
+from core.usecases.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class Lookup:
 
     async def _session(self, query: Query) -> CheckoutSession | None:
         catalogue = await self.services.catalogue()
-        accounts = [a for a, _ in self.services.accounts_of(catalogue)]
+        accounts = [a for a, _ in self.services.reader.accounts_of(catalogue)]
         payments = self.services.payments
         if query.kind is QueryKind.SESSION:
             return await payments.find_session(query.value, accounts=accounts)

@@ -11,10 +11,10 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.approvals import Approvals
-from core.feedback import Feedback
-from core.links import Links
-from core.services import parse_email
+from core.domain.links import Links
+from core.usecases.approvals import Approvals
+from core.usecases.diagnose import parse_email
+from core.usecases.feedback import Feedback
 from handlers.blocks.diagnose import build_diagnosis
 from handlers.blocks.kit import context as context_block
 from handlers.blocks.kit import escape, message

@@ -3,7 +3,7 @@ button of a card answered privately."""
 
 from __future__ import annotations
 
-from core.lookup import Match
+from core.domain.lookup import Match
 from core.usecases.lookup import Found
 from handlers.blocks.kit import Block, Message, button, context, escape, message, section
 from handlers.ids import ActionId, BlockId

@@ -15,12 +15,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.approvals import Approvals
+from core.domain.links import Links
+from core.domain.lookup import QueryKind, classify
 from core.errors import UsageError
-from core.feedback import Feedback
-from core.links import Links
-from core.lookup import QueryKind, classify
-from core.services import parse_email
+from core.usecases.approvals import Approvals
+from core.usecases.diagnose import parse_email
+from core.usecases.feedback import Feedback
 from core.usecases.lookup import Lookup
 from handlers.blocks.diagnose import build_diagnosis
 from handlers.blocks.errors import build_looking, usage_line

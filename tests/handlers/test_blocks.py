@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.approvals import Applied, Claim, Offer, Proposal, Proposals, plan_hash
-from core.diagnose import Diagnosis
-from core.fixes import plan_fix
-from core.links import Links
+from core.domain.approval import Claim, Proposal, plan_hash
+from core.domain.diagnose import Diagnosis
+from core.domain.fixes import plan_fix
+from core.domain.links import Links
 from core.ports import AuditEntry
-from core.services import FixOutcome
+from core.usecases.approvals import Applied
+from core.usecases.fix import FixOutcome
+from core.usecases.proposals import Offer, Proposals
 from handlers.blocks import kit
 from handlers.blocks.audit import build_audit_log
 from handlers.blocks.check import build_check_report
@@ -139,8 +141,8 @@ def test_the_card_says_who_what_was_paid_what_shows_and_offers_the_fix() -> None
 def test_the_card_matches_its_snapshot() -> None:
     """The card as JSON (paste it into Block Kit Builder to look at it); set
     PASSBOT_UPDATE_SNAPSHOTS=1 to rewrite it after a deliberate change, and review the diff."""
-    links = Links(studio_url="https://dance.sanity.studio",
-                  clerk_dashboard_url="https://dashboard.clerk.com/apps/app_1/instances/ins_1")  # fmt: skip
+    clerk = "https://dashboard.clerk.com/apps/app_1/instances/ins_1"
+    links = Links(studio_url="https://dance.sanity.studio", clerk_dashboard_url=clerk)
     card, _ = build_diagnosis(_one_missing(), requested_by="U0SUPPORT", tz=OSLO, links=links)
     path = SNAPSHOTS / "diagnosis_card.json"
     if os.environ.get("PASSBOT_UPDATE_SNAPSHOTS"):

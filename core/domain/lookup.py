@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.identity import normalise_email
-from core.models import ClerkUser, SanityUser
+from core.domain.identity import normalise_email
+from core.domain.models import ClerkUser, SanityUser
 
 #: The one usage line for input that names nothing passbot can look up.
 USAGE = (

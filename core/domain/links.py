@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from core.models import JSON, CheckoutSession
+from core.domain.models import JSON, CheckoutSession
 
 STRIPE_DASHBOARD = "https://dashboard.stripe.com"
 

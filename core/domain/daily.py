@@ -7,8 +7,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from core.metrics import PurchaseRow, Rate
-from core.models import JSON
+from core.domain.metrics import PurchaseRow, Rate
+from core.domain.models import JSON
 
 #: Days the chart shows.
 CHART_DAYS = 35
