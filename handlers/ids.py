@@ -28,6 +28,7 @@ class ActionId(StrEnum):
     FINDING_DISMISS = "finding.dismiss"
     LOOKUP_PICK = "lookup.pick"
     CARD_SHARE = "card.share"
+    AUDIT_NEXT = "audit.next"
 
 
 class BlockId(StrEnum):
@@ -40,6 +41,7 @@ class BlockId(StrEnum):
     DISMISS_REASON = "dismiss-reason"
     PICK = "pick"
     SHARE = "share"
+    AUDIT_NEXT = "audit-next"
 
 
 class CallbackId(StrEnum):

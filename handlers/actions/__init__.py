@@ -11,6 +11,7 @@ from handlers.actions.dismiss import handle_finding_dismiss_button
 from handlers.actions.fix import handle_fix_apply_button
 from handlers.actions.fix_all import handle_fix_all_button
 from handlers.actions.lookup import handle_card_share_button, handle_lookup_pick_button
+from handlers.commands.audit import handle_audit_next_button
 from handlers.ids import ActionId
 
 ACTIONS: dict[ActionId, Callable[..., Awaitable[Any]]] = {
@@ -20,6 +21,7 @@ ACTIONS: dict[ActionId, Callable[..., Awaitable[Any]]] = {
     ActionId.FINDING_DISMISS: handle_finding_dismiss_button,
     ActionId.LOOKUP_PICK: handle_lookup_pick_button,
     ActionId.CARD_SHARE: handle_card_share_button,
+    ActionId.AUDIT_NEXT: handle_audit_next_button,
 }
 
 

@@ -252,7 +252,7 @@ def test_audit_check_errors_and_help_keep_the_limits() -> None:
     for n in range(1, 120):
         world.buy(n)
     report, details = build_check_report(world.run(), mode="test", schools={})
-    assert "first 20 of 119" in json.dumps(report["blocks"])
+    assert "more open findings, with their buttons, in the thread" in json.dumps(report["blocks"])
     assert details
     incident = build_error("Something went wrong", incident_id="abcd1234")
     assert "abcd1234" in json.dumps(incident["blocks"])
