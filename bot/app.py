@@ -49,6 +49,7 @@ from core.usecases.jobs import Jobs
 from core.usecases.lookup import Lookup
 from core.usecases.services import Services
 from handlers.actions.dismiss import CardMemory
+from handlers.events.home import Homes
 
 
 class Activity:
@@ -198,6 +199,8 @@ def build_app(
             ),
             cards=CardMemory(),
             lookup=Lookup(services),
+            homes=Homes(),
+            approvers=settings.approvers,
             links=build_links(settings),
         )
     )

@@ -249,6 +249,21 @@ class RunLedger(Protocol):
         """Whether the run was claimed (and not released by a failure)."""
         ...
 
+    def last_runs(self) -> list[RunRecord]:
+        """The latest run of each job (by claim time), for the App Home."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One scheduled run: its job, period, how it ended (`claimed` while running) and when."""
+
+    job: str
+    period: str
+    status: str
+    claimed_at: datetime
+    finished_at: datetime | None = None
+
 
 class FindingHistory(Protocol):
     """Each finding's life across runs, by `Finding.key`; and customer reports (metrics)."""

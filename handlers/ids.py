@@ -29,6 +29,7 @@ class ActionId(StrEnum):
     LOOKUP_PICK = "lookup.pick"
     CARD_SHARE = "card.share"
     AUDIT_NEXT = "audit.next"
+    HOME_OPEN = "home.open_card"
 
 
 class BlockId(StrEnum):
@@ -42,6 +43,7 @@ class BlockId(StrEnum):
     PICK = "pick"
     SHARE = "share"
     AUDIT_NEXT = "audit-next"
+    HOME_OPEN = "home-open"
 
 
 class CallbackId(StrEnum):

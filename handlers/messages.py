@@ -121,6 +121,17 @@ async def tell(respond: Respond, msg: Message) -> None:
     await _call("response_url", respond(response_type="ephemeral", replace_original=False, **msg))
 
 
+async def open_dm(client: AsyncWebClient, user: str) -> str:
+    """The id of passbot's DM with a person (conversations.open)."""
+    answer = await _call("conversations.open", client.conversations_open(users=user))
+    return str((answer.get("channel") or {}).get("id", ""))
+
+
+async def publish_home(client: AsyncWebClient, user: str, view: View) -> None:
+    """Publish a person's App Home tab (views.publish)."""
+    await _call("views.publish", client.views_publish(user_id=user, view=for_slack(view)))
+
+
 async def upload_png(
     client: AsyncWebClient,
     channel: str,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.domain.findings import Finding
 from core.domain.metrics import FindingRecord
+from core.ports import RunRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS finding_history (
@@ -149,6 +150,18 @@ class SqliteHistory:
             "SELECT status FROM job_runs WHERE job = ? AND period = ?", (job, period_key)
         ).fetchone()
         return row is not None and row[0] != FAILED
+
+    def last_runs(self) -> list[RunRecord]:
+        """The latest claimed run of each job (one query)."""
+        rows = self._db.execute(
+            "SELECT job, period, status, claimed_at, finished_at FROM job_runs r"
+            " WHERE claimed_at = (SELECT MAX(claimed_at) FROM job_runs WHERE job = r.job)"
+            " ORDER BY job"
+        ).fetchall()
+        return [
+            RunRecord(job, period, status, datetime.fromisoformat(claimed), _at(finished))
+            for job, period, status, claimed, finished in rows
+        ]
 
     def runs(self, job: str | None = None) -> list[tuple[str, str, str, int]]:
         """(job, period, status, attempts) of every run, oldest claim first."""
