@@ -11,13 +11,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: never a display
-
-from matplotlib.dates import DateFormatter
-from matplotlib.figure import Figure
-
 from core.domain.daily import DayPoint
 
 GREEN, RED, BLUE, GREY = "#2e7d32", "#c62828", "#1565c0", "#9e9e9e"
@@ -37,7 +30,14 @@ def chart_title(days: Sequence[DayPoint]) -> str:
 
 
 def render_chart(days: Sequence[DayPoint], *, subtitle: str = "") -> bytes:
-    """The chart as PNG bytes (1200×700)."""
+    """The chart as PNG bytes (1200×700). matplotlib is imported here, on first use: it takes
+    seconds to import, which no command that draws nothing should pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # never a display
+    from matplotlib.dates import DateFormatter
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(12, 7), dpi=100, layout="constrained")
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     x = [d.day for d in days]

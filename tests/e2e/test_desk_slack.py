@@ -27,7 +27,6 @@ from tests.e2e.slackbot import (
     OLA_SESSION,
     Bot,
     Card,
-    latest_card,
     messages,
     private,
     running_bot,
@@ -140,7 +139,8 @@ async def test_a_session_id_finds_the_card_with_every_link(bot: Bot) -> None:
     assert f"{STUDIO}/intent/edit/id=NayMiNahGmbbkfRy5m98S9;type=user/" in text
     assert f"{CLERK}/users/user_206X9A8RsDNN0ht9UqEYKDj1j" in text
     assert "<!date^" in text  # every reader sees their own local time
-    assert "UTC" not in outside_tokens(text) and "FM-" not in text
+    assert "UTC" not in outside_tokens(text)
+    assert "FM-" not in text
     assert {"Not a problem", "Approve: create pass"} <= set(labels(card.blocks))
 
 
@@ -160,7 +160,8 @@ async def test_a_name_gives_a_pick_list_and_a_pick_shows_the_card(bot: Bot) -> N
 
 async def test_unknown_input_gets_one_usage_line(bot: Bot) -> None:
     answer = await bot.command("hello$$")
-    assert "usage: /fixpass EMAIL" in answer.text and "\n" not in answer.text
+    assert "usage: /fixpass EMAIL" in answer.text
+    assert "\n" not in answer.text
     assert [e for e in await bot.settle() if e["method"] == "chat.postMessage"] == []
 
 
@@ -180,7 +181,8 @@ async def test_where_passbot_cannot_post_the_answer_is_private_and_approvable(
     log = await bot.settle()
     shared = [e["args"] for e in log if e["method"] == "response_url"
               and e["args"].get("response_type") == "in_channel"]  # fmt: skip
-    assert shared and "shared by <@U0SUPPORT>" in text_of(shared[-1]["blocks"])
+    assert shared
+    assert "shared by <@U0SUPPORT>" in text_of(shared[-1]["blocks"])
 
 
 # ----------------------------------------------------------------------------- /passcheck, audit
@@ -204,7 +206,8 @@ async def test_passaudit_filters_pages_and_links(bot: Bot) -> None:
     await bot.command("", command="/passaudit")
     (first,) = await bot.wait_for(private)
     text = text_of(first["blocks"])
-    assert "1–20 of 25" in text and f"{STUDIO}/intent/edit/id=subscription-cs_test_0" in text
+    assert "1–20 of 25" in text
+    assert f"{STUDIO}/intent/edit/id=subscription-cs_test_0" in text
     assert labels(first["blocks"]) == ["Next 5"]
     await bot.send(ephemeral_press(bot, first["blocks"], "Next 5", user="U0SUPPORT"))
     following = await bot.wait_for(lambda log: [a for a in responses(log) if "21–25" in str(a)])
@@ -230,12 +233,14 @@ async def test_the_sweep_and_passstats_upload_the_chart(bot: Bot) -> None:
     )
     world = await bot.box.dump_world()
     sweep, stats = world["slack"]["files"][-2:]
-    assert sweep["thread_ts"] == ts and sweep["channels"] == ["C0PASSES"]
+    assert sweep["thread_ts"] == ts
+    assert sweep["channels"] == ["C0PASSES"]
     assert stats["title"].startswith("Last 35 days:")
     async with httpx.AsyncClient() as http:
         for shared in (sweep, stats):
             png = (await http.get(shared["url_private"])).content
-            assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) == shared["size"] > 10_000
+            assert png[:8] == b"\x89PNG\r\n\x1a\n"
+            assert len(png) == shared["size"] > 10_000
 
 
 # ----------------------------------------------------------------------------- App Home
@@ -270,7 +275,8 @@ async def test_the_app_home_shows_findings_runs_health_approvers_and_refreshes(b
     await bot.jobs.summary(weekly=True)  # a run: the findings are in passbot's memory
     await event(bot, "U0APPROVER", 1)
     (home,) = await bot.wait_for(homes)
-    assert home["user_id"] == "U0APPROVER" and home["view"]["type"] == "home"
+    assert home["user_id"] == "U0APPROVER"
+    assert home["view"]["type"] == "home"
     text = text_of(home["view"]["blocks"])
     for shown in ("Health at a glance", "Last runs", "Who may approve", "<!subteam^S0APPROVERS>",
                   "Aurora", "missing_pass"):  # fmt: skip

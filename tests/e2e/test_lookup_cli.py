@@ -71,7 +71,7 @@ def test_a_subscription_id_leads_to_its_owner(tmp_path, capsys) -> None:
 
 def test_every_id_links_to_its_system_in_text_and_json(tmp_path, capsys) -> None:
     world = write(tmp_path, TINY)
-    code, out, _ = run(capsys, "diagnose", OLA_SESSION, "--sandbox", world, "--json")
+    _, out, _ = run(capsys, "diagnose", OLA_SESSION, "--sandbox", world, "--json")
     data = json.loads(out)
     (purchase,) = data["purchases"]
     stripe = f"https://dashboard.stripe.com/acct_auroraAAA/test/payments/{purchase['session']}"
@@ -82,11 +82,12 @@ def test_every_id_links_to_its_system_in_text_and_json(tmp_path, capsys) -> None
         "clerk": f"{CLERK}/users/{OLA_CLERK}",
     }
     assert data["findings"][0]["links"]["stripe"] == purchase["links"]["stripe"]
-    code, text, _ = run(capsys, "diagnose", OLA_SESSION, "--sandbox", world)
+    _, text, _ = run(capsys, "diagnose", OLA_SESSION, "--sandbox", world)
     assert purchase["links"]["stripe"] in text
     assert f"{CLERK}/users/{OLA_CLERK}" in text
     assert "(times in Europe/Oslo)" in text.splitlines()[0]  # the zone, named once
-    assert "UTC" not in text and "FM-" not in text
+    assert "UTC" not in text
+    assert "FM-" not in text
 
 
 def test_a_name_ignores_case_and_diacritics_and_offers_a_pick_list(tmp_path, capsys) -> None:
@@ -114,7 +115,8 @@ def test_a_name_ignores_case_and_diacritics_and_offers_a_pick_list(tmp_path, cap
 def test_unknown_input_gets_one_line_and_exit_2(tmp_path, capsys, query, says) -> None:
     code, out, err = run(capsys, "diagnose", query, "--sandbox", write(tmp_path, TINY))
     assert (code, out) == (2, "")
-    assert err.count("\n") == 1 and says in err
+    assert err.count("\n") == 1
+    assert says in err
 
 
 def test_the_sweep_writes_its_chart(tmp_path, capsys) -> None:
@@ -141,5 +143,6 @@ def test_the_sweep_writes_its_chart(tmp_path, capsys) -> None:
 def test_a_bad_chart_request_changes_nothing(tmp_path, capsys, args, says) -> None:
     code = main([*args, "--sandbox", write(tmp_path, TINY)])
     _, err = capsys.readouterr()
-    assert code == 2 and says in err
+    assert code == 2
+    assert says in err
     assert not Path("x.png").exists()
