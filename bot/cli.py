@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from bot import render
 from bot.container import build_services
 from bot.settings import Settings
-from core.adapters.store import SqliteStore
+from core.adapters.store import open_store
 from core.domain.reconcile import report_json
 from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
 from core.usecases.services import Services
@@ -229,7 +229,7 @@ async def _fix(args: argparse.Namespace, services: Services, _settings: Settings
 
 def _audit(args: argparse.Namespace) -> int:
     """The audit log needs only passbot's own store, not the services."""
-    store = SqliteStore(_settings({}).passbot_db)
+    store = open_store(_settings({}).passbot_db)
     try:
         entries = store.recent(50)
     finally:
