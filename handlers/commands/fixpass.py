@@ -70,7 +70,11 @@ async def handle_fixpass_command(
     query = classify(asked.text)
     try:
         if query is None:
-            raise UsageError(f"nothing to look up in {asked.text.strip()[:60]!r}")
+            got = asked.text.strip()
+            shown = f", got {got[:57] + '…' if len(got) > 60 else got!r}" if got else ""
+            raise UsageError(
+                f"expected one email address, a Stripe, Sanity or Clerk id, or a name{shown}"
+            )
         if query.kind is QueryKind.EMAIL:
             parse_email(query.value)
     except UsageError as err:  # one line, nothing else
