@@ -185,8 +185,9 @@ class SlackUser(_Slice):
 
 
 class Container(_Slice):
-    """Where the pressed button's message is."""
+    """Where the pressed button's message is (`type` `view`: on the App Home, no message)."""
 
+    type: str = "message"
     channel_id: str | None = None
     message_ts: str | None = None
     is_ephemeral: bool = False

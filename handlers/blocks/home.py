@@ -3,11 +3,12 @@ findings by school — each with "Not a problem" and a button that opens its car
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import tzinfo
 
 from core.domain.metrics import FindingRecord
 from core.usecases.home import HomeData
+from core.usecases.proposals import Offer
+from handlers.blocks.fix import build_offer
 from handlers.blocks.kit import (
     Block,
     View,
@@ -40,15 +41,20 @@ def _mention(approver: str) -> str:
     )
 
 
-def _finding_blocks(record: FindingRecord, n: int) -> list[Block]:
+def _finding_blocks(
+    record: FindingRecord, n: int, offer: Offer | None, schools: dict[str, str]
+) -> list[Block]:
     mark = _SEVERITY.get(record.severity, "⚪")
     text = f"{mark} *{escape(record.kind)}* — {escape(record.summary)}"
+    fix = offer.proposal.id if offer else None
     dismiss = button(
         "Not a problem",
         action_id=ActionId.FINDING_DISMISS,
-        value=DismissValue.make(record.key, fix=None).encode(),
+        value=DismissValue.make(record.key, fix=fix).encode(),
     )
     blocks: list[Block] = [section(text, block_id=f"{BlockId.FINDING}:home{n}", accessory=dismiss)]
+    if offer is not None:  # what will be written, and Approve (its confirm says it again)
+        blocks += build_offer([offer], schools)
     if record.session:
         blocks.append(
             {
@@ -101,13 +107,12 @@ def build_home(data: HomeData, *, tz: tzinfo, notice: str | None = None) -> View
         context(f"updated {slack_time(data.now, tz)}"),
         divider(),
     ]
-    blocks += _by_school(findings, data.schools, room=MAX_HOME_BLOCKS - len(blocks))
+    blocks += _by_school(data, room=MAX_HOME_BLOCKS - len(blocks))
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}
 
 
-def _by_school(
-    findings: Sequence[FindingRecord], schools: dict[str, str], *, room: int
-) -> list[Block]:
+def _by_school(data: HomeData, *, room: int) -> list[Block]:
+    findings, schools = data.open_findings, data.schools
     if not findings:
         return [section("✅ *No open findings:* every paid purchase has its pass.")]
     groups: dict[str | None, list[FindingRecord]] = {}
@@ -119,7 +124,7 @@ def _by_school(
         name = schools.get(tenant, tenant) if tenant else "Not tied to a school"
         group: list[Block] = [section(f"*{escape(name)}* — {len(records)} open")]
         for record in records[:PER_SCHOOL]:
-            group += _finding_blocks(record, n)
+            group += _finding_blocks(record, n, data.offers.get(record.key), schools)
             n += 1
         if len(records) > PER_SCHOOL:
             group.append(context(f"{len(records) - PER_SCHOOL} more: see the summary's thread"))

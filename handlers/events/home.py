@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import UpstreamError
+from core.usecases.approvals import Approvals
 from core.usecases.home import home_data
 from core.usecases.jobs import Jobs
 from handlers.blocks.home import build_home
@@ -48,10 +49,12 @@ class Homes:
         jobs: Jobs,
         approvers: Collection[str],
         tz: tzinfo,
+        approvals: Approvals | None = None,
         notice: str | None = None,
     ) -> None:
-        """Publish the tab for one person."""
-        data = await home_data(jobs, approvers)
+        """Publish the tab for one person (its fixes proposed, with `approvals`)."""
+        proposer = approvals.proposer if approvals is not None else None
+        data = await home_data(jobs, approvers, proposer=proposer)
         await publish_home(client, user, build_home(data, tz=tz, notice=notice))
 
     async def refresh(
@@ -61,12 +64,14 @@ class Homes:
         jobs: Jobs | None,
         approvers: Collection[str],
         tz: tzinfo,
+        approvals: Approvals | None = None,
         notice: str | None = None,
     ) -> None:
         """Publish the tab again for every viewer; a failure is logged (what changed stands)."""
         if jobs is None or not self._viewers:
             return
-        data = await home_data(jobs, approvers)
+        proposer = approvals.proposer if approvals is not None else None
+        data = await home_data(jobs, approvers, proposer=proposer)
         view = build_home(data, tz=tz, notice=notice)
         for user in self.viewers:
             try:
@@ -80,6 +85,7 @@ async def handle_app_home_opened(
     client: AsyncWebClient,
     homes: Homes,
     jobs: Jobs | None,
+    approvals: Approvals,
     approvers: Collection[str],
     tz: tzinfo,
 ) -> None:
@@ -88,4 +94,4 @@ async def handle_app_home_opened(
         return
     user = str(event.get("user", ""))
     homes.opened(user)
-    await homes.show(client, user, jobs=jobs, approvers=approvers, tz=tz)
+    await homes.show(client, user, jobs=jobs, approvers=approvers, tz=tz, approvals=approvals)

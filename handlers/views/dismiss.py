@@ -10,6 +10,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import NotFoundError, UsageError
+from core.usecases.approvals import Approvals
 from core.usecases.feedback import Dismissal, Feedback
 from core.usecases.jobs import Jobs
 from handlers.actions.dismiss import CardMemory
@@ -39,6 +40,7 @@ async def handle_dismiss_submission(
     homes: Homes | None = None,
     jobs: Jobs | None = None,
     approvers: frozenset[str] = frozenset(),
+    approvals: Approvals | None = None,
 ) -> None:
     """Record the dismissal (the form shows why it could not be), then update the card and the
     App Home of whoever has it open."""
@@ -49,7 +51,7 @@ async def handle_dismiss_submission(
         return
     await ack()
     if homes is not None:
-        await homes.refresh(client, jobs=jobs, approvers=approvers, tz=tz)
+        await homes.refresh(client, jobs=jobs, approvers=approvers, tz=tz, approvals=approvals)
     if not (meta.channel and meta.ts):
         return
     blocks = cards.recall(meta.channel, meta.ts)

@@ -5,6 +5,7 @@ buttons, /passaudit filtered and paged, the 35-day chart uploaded, and the App H
 from __future__ import annotations
 
 import copy
+import io
 import json
 import re
 import time
@@ -18,6 +19,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from bot.poster import TextPoster
+from bot.scheduler import scheduler_for
 from bot.serve import slack_poster
 from core.ports import AuditEntry
 from sandbox import Sandbox, start_sandbox
@@ -270,45 +273,47 @@ def homes(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e["args"] for e in log if e["method"] == "views.publish"]
 
 
+def view_press(bot: Bot, blocks: list[dict[str, Any]], label: str, value: str | None = None) -> str:
+    """A press on the App Home, as Slack sends it: a `view` container, no message or
+    response_url."""
+    block_id, button = next(
+        (str(b["block_id"]), e)
+        for b in blocks
+        for e in [*b.get("elements", []), b.get("accessory") or {}]
+        if e.get("type") == "button"
+        and e["text"]["text"] == label
+        and (value is None or e["value"] == value)
+    )
+    payload = {"type": "block_actions", "user": {"id": "U0APPROVER", "team_id": "T0SANDBOX"},
+               "api_app_id": "A0PASSBOT", "container": {"type": "view", "view_id": "V1"},
+               "trigger_id": bot.trigger(), "team": {"id": "T0SANDBOX"},
+               "actions": [{"type": "button", "action_id": button["action_id"],
+                            "block_id": block_id, "value": button["value"],
+                            "text": button["text"], "action_ts": str(time.time())}]}  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
+
+
 async def test_the_app_home_shows_findings_runs_health_approvers_and_refreshes(bot: Bot) -> None:
     assert bot.jobs is not None
-    await bot.jobs.summary(weekly=True)  # a run: the findings are in passbot's memory
+    poster = TextPoster(out=io.StringIO())
+    async with scheduler_for(bot.settings, bot.services, poster, jobs=bot.jobs) as scheduler:
+        await scheduler.run("sweep")  # a run: claimed, and its findings in passbot's memory
     await event(bot, "U0APPROVER", 1)
     (home,) = await bot.wait_for(homes)
     assert home["user_id"] == "U0APPROVER"
     assert home["view"]["type"] == "home"
-    text = text_of(home["view"]["blocks"])
-    for shown in ("Health at a glance", "Last runs", "Who may approve", "<!subteam^S0APPROVERS>",
-                  "Aurora", "missing_pass"):  # fmt: skip
+    blocks = home["view"]["blocks"]
+    text = text_of(blocks)
+    for shown in ("Health at a glance", "Last runs", "Weekly sweep: ✅ done", "Who may approve",
+                  "<!subteam^S0APPROVERS>", "Aurora", "missing_pass", "*Will write:*"):  # fmt: skip
         assert shown in text, shown
-    assert {"Not a problem", "Open its card"} <= set(labels(home["view"]["blocks"]))
-    block_id, button = next(
-        (str(b["block_id"]), e)
-        for b in home["view"]["blocks"]
-        for e in b.get("elements", [])
-        if e.get("value") == OLA_SESSION
-    )
-    view_press = {
-        "type": "block_actions",
-        "user": {"id": "U0APPROVER", "team_id": "T0SANDBOX"},
-        "api_app_id": "A0PASSBOT",
-        "container": {"type": "view", "view_id": "V1"},
-        "trigger_id": bot.trigger(),
-        "team": {"id": "T0SANDBOX"},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": button["action_id"],
-                "block_id": block_id,
-                "value": button["value"],
-                "text": button["text"],
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    await bot.send(urlencode({"payload": json.dumps(view_press)}))
+    assert {"Not a problem", "Open its card", "Approve: create pass"} <= set(labels(blocks))
+    await bot.send(view_press(bot, blocks, "Open its card", OLA_SESSION))
     card = await bot.card()
     assert card.channel == "D0APPROVER"  # the card in the presser's DM with passbot
-    await bot.press(card, button=0)
+    await bot.send(view_press(bot, blocks, "Approve: create pass"))
     log = await bot.wait_for(lambda log: len(homes(log)) >= 2 and log)
-    assert "missing_pass" not in text_of(homes(log)[-1]["view"]["blocks"])  # refreshed, fixed
+    assert OLA_DOC in await bot.documents()  # approved on the Home tab itself
+    refreshed = text_of(homes(log)[-1]["view"]["blocks"])
+    assert "✅ Pass created — approved by <@U0APPROVER>" in refreshed
+    assert "missing_pass" not in refreshed  # refreshed: fixed, gone
