@@ -36,6 +36,7 @@ from aiohttp import web
 
 from sandbox.clerk_api import ClerkService
 from sandbox.sanity_node import SanityNode
+from sandbox.slack_api import APP_TOKEN as SLACK_SANDBOX_APP_TOKEN
 from sandbox.slack_api import SlackService, SlackState
 from sandbox.slack_api import fault_body as slack_fault_body
 from sandbox.stripe_api import StripeService
@@ -44,7 +45,7 @@ from sandbox.traffic import Traffic, drop_connection, traffic_middleware
 from sandbox.world import SandboxError, WorldError, check_world, parse_instant
 
 SLACK_BOT_TOKEN = "xoxb-0000000000-sandbox-bot-token"  # noqa: S105 - a fake, sandbox-only token
-SLACK_APP_TOKEN = "xapp-1-A0PASSBOT-sandbox-app-token"  # noqa: S105
+SLACK_APP_TOKEN = SLACK_SANDBOX_APP_TOKEN
 SLACK_SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105
 SANITY_API_TOKEN = "sk-sandbox-sanity-token"  # noqa: S105
 SANITY_API_VERSION = "v2025-02-19"

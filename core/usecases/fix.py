@@ -6,6 +6,7 @@ would be written; applying writes it as one Sanity transaction and records it in
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from core.domain.reconcile import reconcile
 from core.errors import NotFoundError, RefusedError, UsageError
 from core.ports import Applied, AuditEntry, AuditLog, Related
 from core.usecases.reading import Reader, facts_from
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +207,19 @@ class Fixes:
                 )
             )
         document = _written(plan, result)
+        logger.info(
+            "fix applied",
+            extra={
+                "session": session.id,
+                "kinds": [f.kind.value for f in plan.resolves],
+                "documents_created": list(result.created),
+                "documents_patched": list(result.patched),
+                "transaction": result.transaction_id,
+                "audit_id": audit_id,
+                "actor": actor,
+                "source": source,
+            },
+        )
         return FixOutcome(session.id, plan, purchase, True, document, result, audit_id)
 
 
