@@ -25,6 +25,7 @@ from bot.observe import HEALTH_PATH, METRICS_PATH, READY_PATH, Readiness, add_he
 from bot.scheduler import RunOutcome, Scheduler, jobs_for, running_scheduler
 from bot.settings import Settings
 from bot.slack_poster import SlackPoster
+from bot.watcher import STRIPE_WEBHOOK_PATH, WebhookHandler, watching, webhook_handler
 from core.errors import UpstreamError, UsageError
 from core.usecases.approvals import Approvals
 from core.usecases.jobs import Jobs
@@ -38,9 +39,15 @@ SCHEDULER_DRAIN_SECONDS = 4.0
 SOCKET_LOGGER = logging.getLogger("slack_sdk.socket_mode")
 
 
-def web_application(app: AsyncApp, readiness: Readiness | None = None) -> web.Application:
+def web_application(
+    app: AsyncApp,
+    readiness: Readiness | None = None,
+    *,
+    stripe_webhook: WebhookHandler | None = None,
+) -> web.Application:
     """The app as an aiohttp application: POST /slack/events, and GET /healthz, /readyz and
-    /metrics (`bot.observe`; /readyz answers 503 without a `readiness`)."""
+    /metrics (`bot.observe`; /readyz answers 503 without a `readiness`); with the watch and
+    PASSBOT_STRIPE_WEBHOOK_SECRET, POST /stripe/webhook too."""
 
     async def events(request: web.Request) -> web.Response:
         try:
@@ -55,6 +62,8 @@ def web_application(app: AsyncApp, readiness: Readiness | None = None) -> web.Ap
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, events)
     add_health_routes(web_app, readiness)
+    if stripe_webhook is not None:
+        web_app.router.add_post(STRIPE_WEBHOOK_PATH, stripe_webhook)
     return web_app
 
 
@@ -65,6 +74,7 @@ async def serving(
     host: str = "127.0.0.1",
     port: int = 0,
     readiness: Readiness | None = None,
+    stripe_webhook: WebhookHandler | None = None,
 ) -> AsyncIterator[str]:
     """Serve the app over HTTP while the block runs (or, with no app, only the health and
     metrics endpoints); yields its base URL.
@@ -73,7 +83,7 @@ async def serving(
         UsageError: the address cannot be listened on (the port is taken, say).
     """
     if app is not None:
-        web_app = web_application(app, readiness)
+        web_app = web_application(app, readiness, stripe_webhook=stripe_webhook)
     else:
         web_app = web.Application()
         add_health_routes(web_app, readiness)
@@ -221,7 +231,12 @@ async def run_serve(
     checked = checks or await preflight_serve(settings, http=http, host=host, port=port)
     who, socket_url = checked.who, checked.socket_url
     activity = Activity()
-    async with jobs_for(settings, services) as jobs:
+    channel = settings.passbot_channel
+    watch_poster = slack_poster(settings, services, channel) if channel else None
+    async with (
+        jobs_for(settings, services) as jobs,
+        watching(settings, services, jobs, watch_poster, announce) as watcher,
+    ):
         app = build_app(settings, services, activity=activity, jobs=jobs)
         history = jobs.history
         readiness = Readiness(
@@ -229,11 +244,20 @@ async def run_serve(
             open_findings=history.open_records,
         )
         if http:
-            async with serving(app, host=host, port=port, readiness=readiness) as url:
+            secret = settings.passbot_stripe_webhook_secret
+            hook = (
+                webhook_handler(secret.get_secret_value(), watcher)
+                if watcher is not None and secret is not None and secret.get_secret_value()
+                else None
+            )
+            async with serving(
+                app, host=host, port=port, readiness=readiness, stripe_webhook=hook
+            ) as url:
                 readiness.slack = _true  # the token was accepted; Slack sends the requests
                 announce(
                     f"passbot ({who}) serves Slack at {url}{EVENTS_PATH}; ready {url}{READY_PATH}"
                     f", metrics {url}{METRICS_PATH}, health {url}{HEALTH_PATH}"
+                    + (f"; Stripe webhook {url}{STRIPE_WEBHOOK_PATH}" if hook else "")
                 )
                 await _serve_until(stop, settings, services, jobs, announce, readiness)
                 await activity.idle(DRAIN_SECONDS)

@@ -90,12 +90,25 @@ class Settings(BaseSettings):
     #: The Clerk instance's dashboard address
     #: (`https://dashboard.clerk.com/apps/<app>/instances/<instance>`): users link there.
     passbot_clerk_dashboard_url: str | None = None
+    #: The watch: seconds between reads of Stripe's Events API (one request per account).
+    passbot_watch_interval: float = 60.0
+    #: The watch: seconds after payment a purchase may go without its pass before it is posted.
+    passbot_watch_grace: float = 180.0
+    #: Verifies Stripe's signature on `POST /stripe/webhook` (HTTP mode; `whsec_…`).
+    passbot_stripe_webhook_secret: SecretStr | None = None
 
     @field_validator("passbot_lookback_days")
     @classmethod
     def _days(cls, value: int) -> int:
         if not 1 <= value <= MAX_DAYS:
             raise ValueError(f"must be 1 to {MAX_DAYS} days")
+        return value
+
+    @field_validator("passbot_watch_interval", "passbot_watch_grace")
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError("must be a number of seconds greater than 0")
         return value
 
     @field_validator("passbot_concurrency")

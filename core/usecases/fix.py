@@ -167,18 +167,22 @@ class Fixes:
         source: str = "cli",
         alternative: str | None = None,
         expect: Callable[[FixPlan], None] | None = None,
+        look_first: Sequence[str | None] = (),
     ) -> FixOutcome:
         """Re-derive the fix from the current state, apply it as one transaction, audit it.
 
         `expect`, if given, is called with the re-derived plan before anything is written; it
         raises (StaleFixError, say) to write nothing — how an approval checks that the plan is
-        still the one it was shown.
+        still the one it was shown. `look_first`: the accounts the session is likely on, asked
+        before every school's (as for a preview).
 
         Raises:
             RefusedError: no safe fix exists, or the modes disagree (FM-09).
             StaleFixError: the documents changed while it was being applied.
         """
-        purchase, session, related = await self.judge(session_id, actor=actor)
+        purchase, session, related = await self.judge(
+            session_id, actor=actor, look_first=look_first
+        )
         plan = plan_fix(purchase, alternative=alternative)
         if expect is not None:
             expect(plan)
