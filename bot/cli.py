@@ -15,8 +15,10 @@ import re
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot import render
 from bot.container import build_services
@@ -34,6 +36,7 @@ from core.adapters.store import open_store
 from core.domain.reconcile import report_json
 from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
 from core.usecases.services import Services
+from handlers.blocks.wording import local_text
 
 if TYPE_CHECKING:
     from bot.serve import ServeChecks
@@ -71,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--days", type=days)
     check.add_argument("--tenant", metavar="SLUG")
     diagnose = sub.add_parser("diagnose", help="everything about one customer")
-    diagnose.add_argument("email")
+    diagnose.add_argument(
+        "email",
+        metavar="QUERY",
+        nargs="+",
+        help="an email, a cs_/pi_/ch_ id, a Sanity subscription or user id, a Clerk id, a name",
+    )
     diagnose.add_argument("--days", type=days)
     fix = sub.add_parser("fix", help="the fix for one paid Checkout Session")
     fix.add_argument("session_id")
@@ -100,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--post", action="store_true", help="post to PASSBOT_CHANNEL and claim the period"
     )
     job.add_argument("--force", action="store_true", help="with --post: post even if claimed")
+    job.add_argument(
+        "--chart", metavar="OUT.png", help="sweep: also write the 35-day chart as a PNG"
+    )
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode; --http for HTTP)")
     serve.add_argument("--http", action="store_true", help="serve /slack/events and /healthz")
     serve.add_argument("--port", type=port, help="HTTP mode's port (default: PORT, else 3000)")
@@ -162,7 +173,15 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2, default=str) if args.json else text)
+    """JSON as is; text for people: in PASSBOT_TIMEZONE (named once), no internal codes."""
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    try:
+        tz: tzinfo = ZoneInfo(_settings({}).passbot_timezone)
+    except (KeyError, ValueError, UsageError):  # a bad zone is reported where it is used
+        tz = UTC
+    print(local_text(text, tz))
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:
@@ -175,26 +194,27 @@ def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:
     return show
 
 
-async def _check(args: argparse.Namespace, services: Services) -> int:
+async def _check(args: argparse.Namespace, services: Services, settings: Settings) -> int:
     report = await services.check(
         days=args.days, tenant=args.tenant, actor=_actor(args), progress=_progress(args)
     )
     if _progress(args):
         print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     mode = services.payments.mode
-    _emit(args, report_json(report, mode=mode), render.render_check(report, mode=mode))
+    text = render.render_check(report, mode=mode, tz=ZoneInfo(settings.passbot_timezone))
+    _emit(args, report_json(report, mode=mode), text)
     return 1 if report.needs_attention else 0
 
 
-async def _diagnose(args: argparse.Namespace, services: Services) -> int:
-    from core.domain.diagnose import diagnosis_json
+async def _diagnose(args: argparse.Namespace, services: Services, settings: Settings) -> int:
+    """`diagnose QUERY`: an email, a Stripe, Sanity or Clerk id, or a name; several customers
+    found are listed to pick from (exit 1: a choice is needed)."""
+    from bot.lookup_cli import diagnose_command
 
-    diagnosis = await services.diagnose(args.email, days=args.days, actor=_actor(args))
-    _emit(args, diagnosis_json(diagnosis), render.render_diagnosis(diagnosis))
-    return 1 if any(f.severity.value == "critical" for f in diagnosis.findings) else 0
+    return await diagnose_command(args, services, settings, actor=_actor(args), emit=_emit)
 
 
-async def _fix(args: argparse.Namespace, services: Services) -> int:
+async def _fix(args: argparse.Namespace, services: Services, _settings: Settings) -> int:
     alternative = "start_today" if args.start_today else "keep_dates" if args.keep_dates else None
     actor = _actor(args)
     if args.yes:
@@ -287,7 +307,8 @@ async def _shell(args: argparse.Namespace) -> int:
     )
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Services], Coroutine[Any, Any, int]]] = {
+Command = Callable[[argparse.Namespace, Services, Settings], Coroutine[Any, Any, int]]
+COMMANDS: dict[str, Command] = {
     "check": _check,
     "diagnose": _diagnose,
     "fix": _fix,
@@ -324,7 +345,7 @@ async def _run(args: argparse.Namespace) -> int:
                 args, settings
             )
         async with build_services(settings) as services:
-            return await COMMANDS[args.command](args, services)
+            return await COMMANDS[args.command](args, services, settings)
 
 
 def _preflight(args: argparse.Namespace) -> None:

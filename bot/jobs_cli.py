@@ -17,7 +17,9 @@ import io
 import json
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.chart_cli import check_chart_path, write_chart
 from bot.container import build_services
 from bot.health import exit_status, render_health, run_health
 from bot.poster import TextPoster
@@ -43,25 +45,33 @@ async def health_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def job_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`passbot job NAME [--post] [--force]`: a preview that claims nothing, or (--post) the
-    run the scheduler would make, posted to PASSBOT_CHANNEL with its period claimed."""
+    """`passbot job NAME [--post] [--force] [--chart OUT.png]`: a preview that claims nothing,
+    or (--post) the run the scheduler would make, posted to PASSBOT_CHANNEL with its period
+    claimed."""
+    chart = getattr(args, "chart", None)
+    if chart:
+        check_chart_path(args.name, chart)
     if args.post:
         missing = settings.missing("passbot_channel", "slack_bot_token")
         if missing:
             raise UsageError(f"--post needs {' and '.join(missing)}")
+    tz = ZoneInfo(settings.passbot_timezone)
     async with build_services(settings) as services:
         if args.post:
             from bot.serve import slack_poster
 
             assert settings.passbot_channel is not None
             poster: Poster = slack_poster(settings, services, settings.passbot_channel)
-        else:
-            poster = TextPoster(out=io.StringIO()) if args.json else TextPoster()  # --json: quiet
+        else:  # --json: quiet
+            poster = TextPoster(out=io.StringIO(), tz=tz) if args.json else TextPoster(tz=tz)
         async with scheduler_for(settings, services, poster) as scheduler:
             if args.post:
                 outcome = await scheduler.run(args.name, force=args.force)
             else:
                 outcome = await scheduler.preview(args.name)
+            if chart and outcome.error is None:
+                written = await write_chart(chart, outcome.data, scheduler.jobs)
+                sys.stderr.write(f"chart: {written}\n")
     data: Any = outcome.data
     if args.json:
         _write(

@@ -13,9 +13,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.domain.approval import Approval
 from core.usecases.approvals import Approvals
+from core.usecases.home import mark_fixed
+from core.usecases.jobs import Jobs
 from handlers.actions.dismiss import CardMemory
+from handlers.actions.home_approve import approve_on_home
 from handlers.blocks.fix import build_card_applying, build_card_result, build_claim_lost
 from handlers.blocks.kit import Block, Message
+from handlers.events.home import Homes
 from handlers.messages import Respond, replace_card, show_on_card, tell, user_email
 from handlers.payloads import ActionPayload, FixButtonValue
 
@@ -63,11 +67,19 @@ async def handle_fix_apply_button(
     approvals: Approvals,
     tz: tzinfo,
     cards: CardMemory | None = None,
+    homes: Homes | None = None,
+    jobs: Jobs | None = None,
+    approvers: frozenset[str] = frozenset(),
 ) -> None:
-    """Claim the fix, strip its buttons at once, re-derive and apply it, and show the result."""
+    """Claim the fix, strip its buttons at once, re-derive and apply it, and show the result;
+    the findings it resolved leave the App Home at once."""
     await ack()
     press = ActionPayload.from_body(body)
     approval = approval_of(press)
+    if press.container.type == "view" and homes is not None and jobs is not None:
+        await approve_on_home(client, approval, approvals=approvals, homes=homes, jobs=jobs,
+                              approvers=approvers, tz=tz)  # fmt: skip
+        return
     claim = approvals.claim(approval)
     if not claim.won:  # a double click, a second approver, a redelivery
         approvals.record(approval.by(await user_email(client, approval.approver)), claim.outcome)
@@ -88,3 +100,6 @@ async def handle_fix_apply_button(
         return build_card_result(blocks, block_id, applied, tz=tz)
 
     await revise_card(client, respond, press, cards, result)
+    if homes is not None and jobs is not None:
+        mark_fixed(jobs.history, applied.outcome.plan.resolves, at=applied.at, by=approval.approver)
+        await homes.refresh(client, jobs=jobs, approvers=approvers, tz=tz, approvals=approvals)
