@@ -8,24 +8,21 @@ service failed (named on stderr; nothing half-written).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import ValidationError
-
-from bot import render
-from bot.container import build_services
-from bot.settings import Settings
-from core.adapters.store import SqliteStore
 from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
-from core.reconcile import report_json
-from core.services import Services
+
+# Everything heavier (pydantic, stripe, httpx, the use cases) is imported by the command that
+# needs it: `passbot --help` and a usage error load only this module (bench/startup.py).
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from core.services import Services
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -128,6 +125,10 @@ async def _environment(args: argparse.Namespace) -> AsyncIterator[Settings]:
 
 
 def _settings(overrides: dict[str, str]) -> Settings:
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
     fields = set(Settings.model_fields)
     kwargs = {k.lower(): v for k, v in overrides.items() if k.lower() in fields}
     try:
@@ -162,6 +163,9 @@ def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:
 
 
 async def _check(args: argparse.Namespace, services: Services) -> int:
+    from bot import render
+    from core.reconcile import report_json
+
     report = await services.check(
         days=args.days, tenant=args.tenant, actor=_actor(args), progress=_progress(args)
     )
@@ -173,6 +177,7 @@ async def _check(args: argparse.Namespace, services: Services) -> int:
 
 
 async def _diagnose(args: argparse.Namespace, services: Services) -> int:
+    from bot import render
     from core.diagnose import diagnosis_json
 
     diagnosis = await services.diagnose(args.email, days=args.days, actor=_actor(args))
@@ -181,6 +186,8 @@ async def _diagnose(args: argparse.Namespace, services: Services) -> int:
 
 
 async def _fix(args: argparse.Namespace, services: Services) -> int:
+    from bot import render
+
     alternative = "start_today" if args.start_today else None
     actor = _actor(args)
     if args.yes:
@@ -209,6 +216,9 @@ async def _fix(args: argparse.Namespace, services: Services) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     """The audit log needs only passbot's own store, not the services."""
+    from bot import render
+    from core.adapters.store import SqliteStore
+
     store = SqliteStore(_settings({}).passbot_db)
     try:
         entries = store.recent(50)
@@ -220,6 +230,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, settings: Settings, services: Services) -> int:
     """`passbot serve`: until SIGINT or SIGTERM."""
+    import asyncio
     import logging
     import signal
 
@@ -274,6 +285,8 @@ async def _run(args: argparse.Namespace) -> int:
         )
     if args.command == "shell":
         return await _shell(args)
+    from bot.container import build_services
+
     async with _environment(args) as settings:
         if args.command == "audit":
             return _audit(args)
@@ -298,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             from sandbox import run_sandbox_cli
 
             return run_sandbox_cli(args.world, args.dump_world, latency_ms=args.latency_ms)
+        import asyncio
+
         return asyncio.run(_run(args))
     except (UsageError, NotFoundError) as err:
         print(f"passbot: {err}", file=sys.stderr)
