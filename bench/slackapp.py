@@ -28,7 +28,7 @@ from bot.app import Activity, build_app
 from bot.container import build_services
 from bot.serve import EVENTS_PATH, HEALTH_PATH, serving
 from bot.settings import Settings
-from core.services import Services
+from core.usecases.services import Services
 
 SERVICES = ("stripe", "sanity", "clerk", "slack")
 

@@ -39,12 +39,13 @@ from bot.middleware import (
     require_approvers,
 )
 from bot.settings import Settings
-from core.approvals import Approvals, ApprovalStore
-from core.batch import FixAll
 from core.errors import UsageError
-from core.feedback import Feedback
-from core.jobs import Jobs
-from core.services import Services
+from core.ports import ApprovalStore
+from core.usecases.approvals import Approvals
+from core.usecases.batch import FixAll
+from core.usecases.feedback import Feedback
+from core.usecases.jobs import Jobs
+from core.usecases.services import Services
 from handlers.actions.dismiss import CardMemory
 
 

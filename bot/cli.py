@@ -22,7 +22,7 @@ from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, U
 # needs it: `passbot --help` and a usage error load only this module (bench/startup.py).
 if TYPE_CHECKING:
     from bot.settings import Settings
-    from core.services import Services
+    from core.usecases.services import Services
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -164,7 +164,7 @@ def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:
 
 async def _check(args: argparse.Namespace, services: Services) -> int:
     from bot import render
-    from core.reconcile import report_json
+    from core.domain.reconcile import report_json
 
     report = await services.check(
         days=args.days, tenant=args.tenant, actor=_actor(args), progress=_progress(args)
@@ -178,7 +178,7 @@ async def _check(args: argparse.Namespace, services: Services) -> int:
 
 async def _diagnose(args: argparse.Namespace, services: Services) -> int:
     from bot import render
-    from core.diagnose import diagnosis_json
+    from core.domain.diagnose import diagnosis_json
 
     diagnosis = await services.diagnose(args.email, days=args.days, actor=_actor(args))
     _emit(args, diagnosis_json(diagnosis), render.render_diagnosis(diagnosis))

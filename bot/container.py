@@ -17,8 +17,8 @@ from core.adapters.sanity import SanityPasses, make_sanity_client
 from core.adapters.store import SqliteStore
 from core.adapters.stripe import StripePayments, stripe_mode
 from core.errors import UsageError
-from core.health_service import HealthService
-from core.services import Services
+from core.usecases.health import HealthService
+from core.usecases.services import Services
 
 
 class SystemClock:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.container import REQUIRED_FOR_SERVICES, SystemClock, build_health, build_services
 from bot.settings import Settings
-from core.health import ConfigFacts, HealthReport, config_only_report
-from core.health_service import HealthConfig
+from core.domain.health import ConfigFacts, HealthReport, config_only_report
+from core.usecases.health import HealthConfig
 
 #: Settings the Slack bot needs and health does not: named in `config`, never failing it.
 OPTIONAL_FOR_HEALTH = (

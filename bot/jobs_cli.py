@@ -22,9 +22,9 @@ from bot.health import exit_status, render_health, run_health
 from bot.poster import TextPoster
 from bot.scheduler import ALREADY, FAILED, NOT_DUE, scheduler_for
 from bot.settings import Settings
+from core.domain.health import HealthReport
+from core.domain.summary import EarlyWarning, Summary
 from core.errors import UpstreamError
-from core.health import HealthReport
-from core.summary import EarlyWarning, Summary
 
 
 def _write(text: str) -> None:

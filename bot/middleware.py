@@ -34,9 +34,10 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.approvals import Approval, Approvals
+from core.domain.approval import Approval
 from core.errors import UsageError
-from core.services import Services
+from core.usecases.approvals import Approvals
+from core.usecases.services import Services
 from handlers.blocks.errors import build_forbidden, build_unknown_requester
 from handlers.blocks.kit import Message
 from handlers.ids import APPROVAL_ACTIONS

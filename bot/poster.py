@@ -11,10 +11,10 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.health import render_health
-from core.findings import Finding
-from core.health import HealthReport
-from core.metrics import Metrics
-from core.summary import EarlyWarning, SchoolSummary, Summary
+from core.domain.findings import Finding
+from core.domain.health import HealthReport
+from core.domain.metrics import Metrics
+from core.domain.summary import EarlyWarning, SchoolSummary, Summary
 
 _BARS = "▁▂▃▄▅▆▇█"
 

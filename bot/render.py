@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from core.diagnose import Diagnosis
-from core.findings import Finding, Severity
-from core.models import JSON
+from core.domain.diagnose import Diagnosis
+from core.domain.findings import Finding, Severity
+from core.domain.models import JSON
+from core.domain.reconcile import ReconcileReport
 from core.ports import AuditEntry
-from core.reconcile import ReconcileReport
-from core.services import FixOutcome
+from core.usecases.fix import FixOutcome
 
 MARK = {Severity.CRITICAL: "✖", Severity.WARNING: "!", Severity.INFO: "·"}
 

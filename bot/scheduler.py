@@ -34,13 +34,13 @@ from bot.container import build_health, build_history
 from bot.health import health_config
 from bot.settings import Settings
 from core.adapters.history import SqliteHistory
+from core.domain.health import HealthReport
+from core.domain.summary import EarlyWarning, Summary
 from core.errors import CoreError
-from core.health import HealthReport
-from core.health_service import HealthService
-from core.jobs import EARLY_WARNING, HEALTH, SUMMARY, SWEEP, Jobs
 from core.ports import Clock, Poster, RunLedger
-from core.services import Services
-from core.summary import EarlyWarning, Summary
+from core.usecases.health import HealthService
+from core.usecases.jobs import EARLY_WARNING, HEALTH, SUMMARY, SWEEP, Jobs
+from core.usecases.services import Services
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from bot.app import Activity, approval_store, build_app, slack_retry_handlers
 from bot.scheduler import RunOutcome, Scheduler, jobs_for, running_scheduler
 from bot.settings import Settings
 from bot.slack_poster import SlackPoster
-from core.approvals import Approvals
 from core.errors import UpstreamError, UsageError
-from core.jobs import Jobs
-from core.services import Services
+from core.usecases.approvals import Approvals
+from core.usecases.jobs import Jobs
+from core.usecases.services import Services
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"

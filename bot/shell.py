@@ -35,7 +35,7 @@ from bot.scheduler import jobs_for
 from bot.serve import EVENTS_PATH, serving, slack_poster
 from bot.settings import Settings
 from bot.slack_poster import SlackPoster
-from core.jobs import Jobs
+from core.usecases.jobs import Jobs
 
 TEAM_ID = "T0SANDBOX"
 RULE = "─" * 72

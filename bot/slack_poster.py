@@ -16,11 +16,12 @@ from datetime import tzinfo
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.approvals import Approvals, Offer
+from core.domain.findings import Finding
+from core.domain.health import HealthReport
+from core.domain.summary import EarlyWarning, Summary
 from core.errors import UpstreamError
-from core.findings import Finding
-from core.health import HealthReport
-from core.summary import EarlyWarning, Summary
+from core.usecases.approvals import Approvals
+from core.usecases.proposals import Offer
 from handlers.blocks.health import build_health_card
 from handlers.blocks.kit import Message
 from handlers.blocks.summary import FIX_ALL_MAX, build_summary_post, finding_order

@@ -1,7 +1,7 @@
 """Interfaces the use cases need from the outside world. Implemented in core/adapters (Stripe,
 Sanity, Clerk) and bot (the SQLite store, the clock), faked in tests.
 
-Ports speak domain: they take and return `core.models` types. Every adapter raises only
+Ports speak domain: they take and return `core.domain.models` types. Every adapter raises only
 `core.errors.UpstreamError` (naming its service) for a failure of its service.
 """
 
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
-from core.findings import Finding, Operation
-from core.health import HealthReport, ProbeAnswer
-from core.metrics import FindingRecord
-from core.models import (
+from core.domain.approval import Claim, Press, Proposal
+from core.domain.findings import Finding, Operation
+from core.domain.health import HealthReport, ProbeAnswer
+from core.domain.metrics import FindingRecord
+from core.domain.models import (
     JSON,
     Booking,
     CheckoutSession,
@@ -26,7 +27,7 @@ from core.models import (
     Tenant,
     WebhookLog,
 )
-from core.summary import EarlyWarning, Summary
+from core.domain.summary import EarlyWarning, Summary
 
 
 class Clock(Protocol):
@@ -296,4 +297,46 @@ class Poster(Protocol):
 
     async def post_health(self, report: HealthReport) -> str | None:
         """The monthly health check."""
+        ...
+
+
+@runtime_checkable
+class ApprovalStore(Protocol):
+    """Where proposals, claims and presses live (passbot's SQLite store)."""
+
+    def save_proposal(self, proposal: Proposal) -> None:
+        """Keep a proposal (ids are unique)."""
+        ...
+
+    def proposal(self, proposal_id: str) -> Proposal | None:
+        """A stored proposal."""
+        ...
+
+    def claim(
+        self,
+        key: str,
+        *,
+        proposal: str,
+        holder: str,
+        token: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> Claim:
+        """Take the claim on `key` unless another press holds it (atomically)."""
+        ...
+
+    def finish(self, key: str, *, token: str, now: datetime) -> None:
+        """Mark the claim done (later presses of the same proposal are told so)."""
+        ...
+
+    def release(self, key: str, *, token: str) -> None:
+        """Give the claim up: nothing was written, anyone may try again."""
+        ...
+
+    def record_press(self, press: Press) -> int:
+        """Append one press; returns its id."""
+        ...
+
+    def presses(self, limit: int = 50) -> list[Press]:
+        """The newest presses first."""
         ...

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from core.diagnose import Diagnosis, diagnose
-from core.facts import Facts
-from core.findings import CreateDoc, Finding, Fix, Kind, Operation, PatchDoc
-from core.models import ClerkUser, Window, iso
-from core.purchase import Purchase
-from core.reconcile import ReconcileReport, reconcile
-from core.snapshot import facts_from_world
+from core.domain.diagnose import Diagnosis, diagnose
+from core.domain.facts import Facts
+from core.domain.findings import CreateDoc, Finding, Fix, Kind, Operation, PatchDoc
+from core.domain.models import ClerkUser, Window, iso
+from core.domain.purchase import Purchase
+from core.domain.reconcile import ReconcileReport, reconcile
+from core.domain.snapshot import facts_from_world
 
 JSON = dict[str, Any]
 
@@ -149,7 +149,7 @@ def make_user(**overrides: Any) -> JSON:
     return _merge(doc, overrides)
 
 
-#: The webhook's mapping (domain.md §2.4 step 6), written out independently of core.rule.
+#: The webhook's mapping (domain.md §2.4 step 6), written out independently of core.domain.rule.
 _WEBHOOK_TYPES: Final[dict[str, str]] = {
     "single": "single",
     "multi-pass": "multi-pass",

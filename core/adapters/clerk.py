@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy, send_with_retry
+from core.domain.models import ClerkUser
 from core.errors import UpstreamError
-from core.models import ClerkUser
 
 SERVICE = "clerk"
 MAX_PAGE = 100

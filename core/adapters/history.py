@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.findings import Finding
-from core.metrics import FindingRecord
+from core.domain.findings import Finding
+from core.domain.metrics import FindingRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS finding_history (

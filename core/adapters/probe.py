@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from core.health import ProbeAnswer
+from core.domain.health import ProbeAnswer
 
 #: The body: an empty JSON object. The handler must refuse it for want of a signature.
 PROBE_BODY = b"{}"

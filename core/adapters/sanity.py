@@ -27,9 +27,8 @@ import httpx
 from core.adapters import wire
 from core.adapters.memo import ModelMemo
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy, send_with_retry, transport_error
-from core.errors import StaleFixError, UpstreamError
-from core.findings import CreateDoc, Operation
-from core.models import (
+from core.domain.findings import CreateDoc, Operation
+from core.domain.models import (
     JSON,
     Booking,
     Pass,
@@ -39,8 +38,9 @@ from core.models import (
     WebhookLog,
     iso,
 )
+from core.domain.snapshot import bookings_from_instances
+from core.errors import StaleFixError, UpstreamError
 from core.ports import Applied, Catalogue, Related
-from core.snapshot import bookings_from_instances
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from core.approvals import Claim, Press, Proposal
+from core.domain.approval import Claim, Press, Proposal
 from core.ports import AuditEntry
 
 _APPROVALS_SCHEMA = """

@@ -26,8 +26,8 @@ from stripe.params.checkout import SessionListParams
 
 from core.adapters import wire
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy
+from core.domain.models import JSON, CheckoutSession
 from core.errors import UpstreamError
-from core.models import JSON, CheckoutSession
 
 T = TypeVar("T")
 

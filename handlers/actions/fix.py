@@ -10,7 +10,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.approvals import Approval, Approvals
+from core.domain.approval import Approval
+from core.usecases.approvals import Approvals
 from handlers.blocks.fix import build_card_applying, build_card_result, build_claim_lost
 from handlers.messages import replace_card, show_on_card, tell, user_email
 from handlers.payloads import ActionPayload, FixButtonValue

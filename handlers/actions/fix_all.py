@@ -11,8 +11,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.batch import FixAll
 from core.errors import UsageError
+from core.usecases.batch import FixAll
 from handlers.blocks.errors import build_error
 from handlers.blocks.fix import build_claim_lost
 from handlers.blocks.summary import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from core.findings import SEVERITY_ORDER, Finding
-from core.reconcile import ReconcileReport
+from core.domain.findings import SEVERITY_ORDER, Finding
+from core.domain.reconcile import ReconcileReport
 from handlers.blocks.diagnose import MARK, SHOWN_LINES
 from handlers.blocks.kit import (
     Block,

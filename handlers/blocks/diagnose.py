@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
-from core.approvals import Offer, Proposals
-from core.diagnose import Diagnosis, PassView
-from core.findings import SEVERITY_ORDER, Finding, Severity
-from core.purchase import Purchase
+from core.domain.diagnose import Diagnosis, PassView
+from core.domain.findings import SEVERITY_ORDER, Finding, Severity
+from core.domain.purchase import Purchase
+from core.usecases.proposals import Offer, Proposals
 from handlers.blocks.finding import finding_section
 from handlers.blocks.fix import build_offer, plural
 from handlers.blocks.kit import (

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from datetime import tzinfo
 from typing import Any
 
-from core.feedback import MAX_REASON, Dismissal
-from core.findings import Finding
+from core.domain.findings import Finding
+from core.usecases.feedback import MAX_REASON, Dismissal
 from handlers.blocks.kit import (
     MAX_SECTION_TEXT,
     Block,

@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from core.approvals import PROVENANCE_FIELDS, Applied, Claim, Offer
-from core.findings import Action, CreateDoc, Operation, PatchDoc
-from core.fixes import FixPlan
-from core.models import parse_instant
+from core.domain.approval import PROVENANCE_FIELDS, Claim
+from core.domain.findings import Action, CreateDoc, Operation, PatchDoc
+from core.domain.fixes import FixPlan
+from core.domain.models import parse_instant
+from core.usecases.approvals import Applied
+from core.usecases.proposals import Offer
 from handlers.blocks.kit import (
     MAX_BUTTON_TEXT,
     Block,

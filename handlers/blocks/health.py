@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from core.health import Check, HealthReport
+from core.domain.health import Check, HealthReport
 from handlers.blocks.kit import Block, Message, context, escape, header, line_sections, message
 
 

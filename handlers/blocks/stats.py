@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from core.metrics import Metrics
+from core.domain.metrics import Metrics
 from handlers.blocks.kit import Block, Message, context, escape, header, message, section
 
 _BARS = "▁▂▃▄▅▆▇█"

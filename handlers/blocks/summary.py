@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, tzinfo
 
-from core.approvals import Offer
-from core.batch import (
+from core.domain.findings import SEVERITY_ORDER, Finding
+from core.domain.summary import AutofixOutcome, SchoolSummary, Summary, TrendPoint
+from core.usecases.batch import (
     ALREADY_FIXED,
     APPLIED,
     BUSY,
@@ -28,8 +29,7 @@ from core.batch import (
     BatchResult,
     batch_id,
 )
-from core.findings import SEVERITY_ORDER, Finding
-from core.summary import AutofixOutcome, SchoolSummary, Summary, TrendPoint
+from core.usecases.proposals import Offer
 from handlers.blocks.diagnose import MARK, must_decide
 from handlers.blocks.finding import finding_section
 from handlers.blocks.fix import build_offer, plural, result_line, with_status

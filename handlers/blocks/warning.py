@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 
-from core.approvals import Offer
-from core.summary import EarlyWarning
+from core.domain.summary import EarlyWarning
+from core.usecases.proposals import Offer
 from handlers.blocks.kit import MAX_BLOCKS, Block, Message, context, header, message, section
 from handlers.blocks.summary import open_findings
 

@@ -7,7 +7,7 @@ from datetime import tzinfo
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from core.services import Services
+from core.usecases.services import Services
 from handlers.blocks.audit import SHOWN_ENTRIES, build_audit_log
 from handlers.messages import tell
 

@@ -10,7 +10,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import UsageError
-from core.services import Services
+from core.usecases.services import Services
 from handlers.blocks.check import build_check_report
 from handlers.blocks.errors import build_looking
 from handlers.ids import Command

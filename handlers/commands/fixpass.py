@@ -9,10 +9,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.approvals import Approvals
 from core.errors import UsageError
-from core.feedback import Feedback
-from core.services import parse_email
+from core.usecases.approvals import Approvals
+from core.usecases.diagnose import parse_email
+from core.usecases.feedback import Feedback
 from handlers.blocks.diagnose import build_diagnosis
 from handlers.blocks.errors import build_looking, usage_line
 from handlers.ids import Command

@@ -10,7 +10,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import UsageError
-from core.jobs import Jobs
+from core.usecases.jobs import Jobs
 from handlers.blocks.errors import build_looking
 from handlers.blocks.health import build_health_card
 from handlers.messages import CARD_KEY, post, update

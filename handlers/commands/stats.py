@@ -8,7 +8,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.jobs import Jobs
+from core.usecases.jobs import Jobs
 from handlers.blocks.errors import build_looking
 from handlers.blocks.stats import build_stats
 from handlers.commands.health import scheduled

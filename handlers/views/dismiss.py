@@ -10,7 +10,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import NotFoundError, UsageError
-from core.feedback import Dismissal, Feedback
+from core.usecases.feedback import Dismissal, Feedback
 from handlers.actions.dismiss import CardMemory
 from handlers.blocks.finding import build_card_dismissed, build_dismissed_note
 from handlers.ids import BlockId, InputId

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.adapters.history import SqliteHistory
 from core.adapters.store import SqliteStore
-from core.findings import Finding, Kind, Severity
+from core.domain.findings import Finding, Kind, Severity
 
 NOW = datetime(2026, 11, 28, 8, tzinfo=UTC)
 

@@ -20,8 +20,8 @@ from core.adapters.clerk import ClerkUsers, make_clerk_client
 from core.adapters.retry import RetryPolicy
 from core.adapters.sanity import SanityPasses, make_sanity_client
 from core.adapters.stripe import StripePayments, make_stripe_client, stripe_mode
+from core.domain.findings import CreateDoc, PatchDoc
 from core.errors import StaleFixError, UpstreamError
-from core.findings import CreateDoc, PatchDoc
 from sandbox import Sandbox, start_sandbox
 from tests.adapters.conftest import Sleeps
 

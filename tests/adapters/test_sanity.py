@@ -12,8 +12,8 @@ import pytest
 from core.adapters import sanity
 from core.adapters.retry import RetryPolicy
 from core.adapters.sanity import SanityPasses, make_sanity_client
+from core.domain.findings import CreateDoc, PatchDoc
 from core.errors import StaleFixError, UpstreamError
-from core.findings import CreateDoc, PatchDoc
 from tests.adapters.conftest import Recorder, Sleeps, answers, body_of
 
 HOST = "https://demo123.api.sanity.io"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from core.adapters.store import SqliteStore
-from core.approvals import Press, Proposal, expect_plan, plan_hash
+from core.domain.approval import Press, Proposal, expect_plan, plan_hash
+from core.domain.findings import CreateDoc, PatchDoc
+from core.domain.fixes import FixPlan, plan_fix
 from core.errors import StaleFixError
-from core.findings import CreateDoc, PatchDoc
-from core.fixes import FixPlan, plan_fix
 from tests.factories import NOW, World, purchase_of
 
 LEASE = timedelta(minutes=5)
@@ -175,8 +175,9 @@ def test_the_expectation_refuses_a_changed_plan_and_lets_an_already_fixed_one_th
 
 
 def test_a_button_that_does_not_match_its_proposal_is_refused(store) -> None:
-    from core.approvals import Approval, Approvals
+    from core.domain.approval import Approval
     from core.errors import UsageError
+    from core.usecases.approvals import Approvals
 
     store.save_proposal(Proposal("p1", "cs_1", None, "a" * 16, "U1", NOW))
     approvals = Approvals(services=None, store=store)  # type: ignore[arg-type]  # not reached

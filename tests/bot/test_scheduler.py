@@ -22,10 +22,10 @@ from bot.poster import TextPoster, render_summary, render_warning
 from bot.scheduler import ALREADY, FAILED, NOTHING, POSTED, Scheduler, scheduler_for
 from bot.settings import Settings
 from core.adapters.history import SqliteHistory
-from core.health import HealthReport
-from core.jobs import EARLY_WARNING, HEALTH, SUMMARY, SWEEP
-from core.services import Services
-from core.summary import EarlyWarning, Summary
+from core.domain.health import HealthReport
+from core.domain.summary import EarlyWarning, Summary
+from core.usecases.jobs import EARLY_WARNING, HEALTH, SUMMARY, SWEEP
+from core.usecases.services import Services
 from sandbox import start_sandbox
 from tests.health_worlds import NOW, OLA_SESSION, add_purchase, healthy, outage, tiny
 

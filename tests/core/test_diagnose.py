@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.diagnose import diagnosis_json
-from core.models import iso
+from core.domain.diagnose import diagnosis_json
+from core.domain.models import iso
 from tests.factories import (
     BOUGHT,
     CLERK_ID,

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from core.adapters.history import SqliteHistory
+from core.domain.metrics import false_positives
 from core.errors import NotFoundError, UsageError
-from core.feedback import MAX_REASON, Feedback
-from core.metrics import false_positives
+from core.usecases.feedback import MAX_REASON, Feedback
 from tests.factories import EMAIL, NOW, World
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.findings import Action, Kind, Severity
-from core.models import iso
+from core.domain.findings import Action, Kind, Severity
+from core.domain.models import iso
 from tests.factories import (
     BOUGHT,
     DROP,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from core.findings import CreateDoc, Kind, PatchDoc
-from core.fixes import merge_operations, plan_fix
-from core.models import iso
-from core.reconcile import reconcile
+from core.domain.findings import CreateDoc, Kind, PatchDoc
+from core.domain.fixes import merge_operations, plan_fix
+from core.domain.models import iso
+from core.domain.reconcile import reconcile
 from tests.factories import (
     BOUGHT,
     DROP,

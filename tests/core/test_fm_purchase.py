@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from core.findings import Kind, Severity
-from core.models import Window
+from core.domain.findings import Kind, Severity
+from core.domain.models import Window
 from tests.factories import (
     ACCOUNT_ID,
     CLERK_ID,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from core.findings import Action, CreateDoc, Kind, PatchDoc, Severity
-from core.models import Window, iso
-from core.reconcile import reconcile
+from core.domain.findings import Action, CreateDoc, Kind, PatchDoc, Severity
+from core.domain.models import Window, iso
+from core.domain.reconcile import reconcile
 from tests.factories import (
     BOUGHT,
     CLERK_ID,

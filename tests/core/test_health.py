@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.health import (
+from core.domain.health import (
     AccountFacts,
     ConfigFacts,
     DeliveryFacts,
@@ -25,7 +25,7 @@ from core.health import (
     normalise_url,
     read_webhook_logs,
 )
-from core.models import WebhookLog
+from core.domain.models import WebhookLog
 
 NOW = datetime(2026, 11, 28, 8, tzinfo=UTC)
 URL = "https://dance.example/api/stripe/webhook"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.identity import (
+from core.domain.identity import (
     find_customer,
     looks_like_clerk_id,
     normalise_email,
     reference_set,
     users_for_clerk_id,
 )
-from core.models import ClerkUser, SanityUser
+from core.domain.models import ClerkUser, SanityUser
 from tests.factories import CLERK_ID, DROP, EMAIL, USER_ID, make_clerk_user, make_user
 
 

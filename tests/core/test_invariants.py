@@ -11,9 +11,18 @@ from typing import Any
 
 import pytest
 
-from core.findings import Action, CreateDoc, Finding, Fix, Kind, Operation, PatchDoc, Severity
-from core.fixes import plan_fix
-from core.models import Window, iso
+from core.domain.findings import (
+    Action,
+    CreateDoc,
+    Finding,
+    Fix,
+    Kind,
+    Operation,
+    PatchDoc,
+    Severity,
+)
+from core.domain.fixes import plan_fix
+from core.domain.models import Window, iso
 from tests.factories import (
     BOUGHT,
     CLERK_ID,

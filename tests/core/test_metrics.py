@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.findings import Finding, Kind, Severity
-from core.metrics import (
+from core.domain.findings import Finding, Kind, Severity
+from core.domain.metrics import (
     FindingRecord,
     PurchaseRow,
     compute_metrics,
@@ -20,8 +20,8 @@ from core.metrics import (
     time_to_resolve,
     webhook_fulfilment,
 )
-from core.models import Window
-from core.summary import AutofixOutcome, build_summary, build_warning
+from core.domain.models import Window
+from core.domain.summary import AutofixOutcome, build_summary, build_warning
 
 NOW = datetime(2026, 11, 28, 8, tzinfo=UTC)
 H = timedelta(hours=1)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from core.facts import Facts
-from core.models import (
+from core.domain.facts import Facts
+from core.domain.models import (
     CheckoutSession,
     ClerkUser,
     Pass,
@@ -24,7 +24,7 @@ from core.models import (
     normalise_name,
     parse_instant,
 )
-from core.reconcile import reconcile
+from core.domain.reconcile import reconcile
 from tests.factories import (
     CLERK_ID,
     DROP,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UsageError
-from core.services import parse_email
+from core.usecases.diagnose import parse_email
 
 GOOD = [
     ("kari@example.com", "kari@example.com"),

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.findings import Kind, Severity
-from core.models import Window, parse_instant
-from core.reconcile import reconcile, report_json
-from core.snapshot import facts_from_world
+from core.domain.findings import Kind, Severity
+from core.domain.models import Window, parse_instant
+from core.domain.reconcile import reconcile, report_json
+from core.domain.snapshot import facts_from_world
 from tests.factories import (
     BOUGHT,
     NOW,

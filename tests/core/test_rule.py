@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from core.models import CheckoutSession, Pass, Subscription, iso
-from core.rule import (
+from core.domain.models import CheckoutSession, Pass, Subscription, iso
+from core.domain.rule import (
     Provenance,
     RuleError,
     chosen_start,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.snapshot import bookings_from_instances, facts_from_world
+from core.domain.snapshot import bookings_from_instances, facts_from_world
 from tests.factories import (
     OTHER_ACCOUNT_ID,
     OTHER_TENANT_ID,

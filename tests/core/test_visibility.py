@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from core.models import Subscription, iso
-from core.visibility import REASON_TEXT, visibility
+from core.domain.models import Subscription, iso
+from core.domain.visibility import REASON_TEXT, visibility
 from tests.factories import CLERK_ID, DROP, NOW, USER_ID, make_subscription, ref
 
 REFS = frozenset({CLERK_ID, USER_ID})

@@ -24,8 +24,8 @@ from bot.scheduler import jobs_for
 from bot.serve import EVENTS_PATH, serving, socket_mode
 from bot.settings import Settings
 from core.adapters.store import SqliteStore
-from core.jobs import Jobs
-from core.services import Services
+from core.usecases.jobs import Jobs
+from core.usecases.services import Services
 from sandbox import Sandbox
 
 TINY = json.loads((Path(__file__).parent.parent / "sandbox" / "tiny-world.json").read_text())

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from core.health import CHECK_NAMES
+from core.domain.health import CHECK_NAMES
 from tests.health_worlds import NOW, healthy, outage, webhook_log
 
 World = dict[str, Any]

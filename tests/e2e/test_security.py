@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from bot.serve import EVENTS_PATH
-from core.services import Services
+from core.usecases.services import Services
 from sandbox import Sandbox, start_sandbox
 from sandbox.worlds import add_customer_everywhere, generate_world
 from tests.e2e.slackbot import (

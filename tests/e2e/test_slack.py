@@ -17,7 +17,7 @@ import pytest_asyncio
 
 from bot.container import build_services
 from bot.serve import run_serve
-from core.services import Services
+from core.usecases.services import Services
 from handlers.ids import ActionId
 from sandbox import Sandbox, start_sandbox
 from tests.e2e.slackbot import (

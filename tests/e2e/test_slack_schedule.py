@@ -24,7 +24,7 @@ from bot.container import build_services
 from bot.scheduler import ALREADY, NOTHING, POSTED, Scheduler, scheduler_for
 from bot.serve import run_serve, slack_poster
 from core.adapters.history import SqliteHistory
-from core.jobs import EARLY_WARNING, SUMMARY, SWEEP
+from core.usecases.jobs import EARLY_WARNING, SUMMARY, SWEEP
 from handlers.ids import ActionId, BlockId, CallbackId, InputId
 from sandbox import Sandbox, start_sandbox
 from tests.e2e.slackbot import (

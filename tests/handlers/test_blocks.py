@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.approvals import Applied, Claim, Offer, Proposal, Proposals, plan_hash
-from core.diagnose import Diagnosis
-from core.fixes import plan_fix
+from core.domain.approval import Claim, Proposal, plan_hash
+from core.domain.diagnose import Diagnosis
+from core.domain.fixes import plan_fix
 from core.ports import AuditEntry
-from core.services import FixOutcome
+from core.usecases.approvals import Applied
+from core.usecases.fix import FixOutcome
+from core.usecases.proposals import Offer, Proposals
 from handlers.blocks import kit
 from handlers.blocks.audit import build_audit_log
 from handlers.blocks.check import build_check_report

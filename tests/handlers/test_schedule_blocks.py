@@ -12,8 +12,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.approvals import Applied, Claim, Offer, Proposal, plan_hash
-from core.batch import (
+from core.domain.approval import Claim, Proposal, plan_hash
+from core.domain.findings import Finding
+from core.domain.fixes import plan_fix
+from core.domain.health import Check, HealthReport
+from core.domain.metrics import (
+    Durations,
+    FalsePositives,
+    Metrics,
+    PurchaseRow,
+    Rate,
+    ReportsPerWeek,
+    purchase_row,
+)
+from core.domain.models import Window
+from core.domain.reconcile import ReconcileReport
+from core.domain.summary import AutofixOutcome, EarlyWarning, Summary, build_summary
+from core.usecases.approvals import Applied
+from core.usecases.batch import (
     ALREADY_FIXED,
     APPLIED,
     DONE_BEFORE,
@@ -23,23 +39,9 @@ from core.batch import (
     BatchResult,
     batch_id,
 )
-from core.feedback import Dismissal
-from core.findings import Finding
-from core.fixes import plan_fix
-from core.health import Check, HealthReport
-from core.metrics import (
-    Durations,
-    FalsePositives,
-    Metrics,
-    PurchaseRow,
-    Rate,
-    ReportsPerWeek,
-    purchase_row,
-)
-from core.models import Window
-from core.reconcile import ReconcileReport
-from core.services import FixOutcome
-from core.summary import AutofixOutcome, EarlyWarning, Summary, build_summary
+from core.usecases.feedback import Dismissal
+from core.usecases.fix import FixOutcome
+from core.usecases.proposals import Offer
 from handlers.blocks import kit
 from handlers.blocks.finding import (
     build_card_dismissed,

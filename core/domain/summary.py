@@ -9,9 +9,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from core.findings import SEVERITY_ORDER, Finding, Kind, Severity
-from core.metrics import Metrics, PurchaseRow, Rate
-from core.models import JSON, Window, iso
+from core.domain.findings import SEVERITY_ORDER, Finding, Kind, Severity
+from core.domain.metrics import Metrics, PurchaseRow, Rate
+from core.domain.models import JSON, Window, iso
 
 #: Days in the summary's trend line.
 TREND_DAYS = 14

@@ -1,5 +1,5 @@
 """The health use case: gather the facts each check needs through the ports, concurrently, and
-judge them with `core.health`.
+judge them with `core.domain.health`.
 
 A service that refuses (a rejected key, a missing permission, an unknown account) is what a check
 reports. A service that fails outright (5xx, timeout, no connection: a retryable
@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from core.audit import lint_passes
-from core.errors import UpstreamError
-from core.findings import Finding
-from core.health import (
+from core.domain.audit import lint_passes
+from core.domain.findings import Finding
+from core.domain.health import (
     PASS_EVENT,
     AccountFacts,
     ConfigFacts,
@@ -28,7 +27,8 @@ from core.health import (
     ScopeEvidence,
     judge,
 )
-from core.models import JSON, Tenant, WebhookLog
+from core.domain.models import JSON, Tenant, WebhookLog
+from core.errors import UpstreamError
 from core.ports import Catalogue, Clock, PassStore, PaymentsSource, UserDirectory, WebhookProbe
 
 T = TypeVar("T")

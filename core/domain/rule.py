@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.models import JSON, CheckoutSession, Pass, Subscription, iso
+from core.domain.models import JSON, CheckoutSession, Pass, Subscription, iso
 
 #: pass.type → (subscription.type, clips rule). "limit" means `pass.classesLimit`.
 TYPE_MAP: dict[str, tuple[str, int | str | None]] = {

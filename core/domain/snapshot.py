@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.facts import Facts
-from core.models import (
+from core.domain.facts import Facts
+from core.domain.models import (
     AccountScan,
     Booking,
     CheckoutSession,

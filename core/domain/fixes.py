@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.findings import Alternative, CreateDoc, Finding, Fix, Operation, PatchDoc
-from core.purchase import Purchase
+from core.domain.findings import Alternative, CreateDoc, Finding, Fix, Operation, PatchDoc
+from core.domain.purchase import Purchase
 
 
 @dataclass(frozen=True, slots=True)

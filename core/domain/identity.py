@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.models import ClerkUser, SanityUser
+from core.domain.models import ClerkUser, SanityUser
 
 
 def normalise_email(email: str | None) -> str:

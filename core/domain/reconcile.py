@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from core.audit import audit_subscriptions, in_audit, lint_passes, subscription_tenant
-from core.facts import Facts, Index
-from core.findings import SEVERITY_ORDER, Finding, Kind, Severity
-from core.models import JSON, AccountScan, CheckoutSession, Pass, Tenant, Window, iso
-from core.purchase import Purchase, judge_purchase
+from core.domain.audit import audit_subscriptions, in_audit, lint_passes, subscription_tenant
+from core.domain.facts import Facts, Index
+from core.domain.findings import SEVERITY_ORDER, Finding, Kind, Severity
+from core.domain.models import JSON, AccountScan, CheckoutSession, Pass, Tenant, Window, iso
+from core.domain.purchase import Purchase, judge_purchase
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from core.facts import Index
-from core.findings import Finding, Kind, Severity
-from core.identity import looks_like_clerk_id
-from core.models import CheckoutSession, Pass, Subscription
-from core.rule import pass_problems
+from core.domain.facts import Index
+from core.domain.findings import Finding, Kind, Severity
+from core.domain.identity import looks_like_clerk_id
+from core.domain.models import CheckoutSession, Pass, Subscription
+from core.domain.rule import pass_problems
 
 
 def audit_subscriptions(

@@ -1,6 +1,6 @@
 """Health: the facts about the webhook and the configuration, judged into named checks.
 
-Pure: the use case (`core.health_service`) gathers the facts through the ports; each function here
+Pure: the use case (`core.usecases.health`) gathers the facts through the ports; each function here
 turns some of them into one `Check` of cli-contract.md (`health --json`), answering the failure
 modes of domain.md §5 (FM-01 to FM-12, FM-30). A failed check says what to do about it.
 """
@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from core.findings import Finding, Severity
-from core.models import JSON, WebhookLog, iso
+from core.domain.findings import Finding, Severity
+from core.domain.models import JSON, WebhookLog, iso
 
 #: The check names of cli-contract.md, in the order they are reported.
 CHECK_NAMES = (

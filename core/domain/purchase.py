@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from core.facts import Index
-from core.findings import (
+from core.domain.facts import Index
+from core.domain.findings import (
     Action,
     Alternative,
     CreateDoc,
@@ -24,8 +24,8 @@ from core.findings import (
     PatchDoc,
     Severity,
 )
-from core.models import JSON, CheckoutSession, Pass, Subscription, Tenant, iso, parse_instant
-from core.rule import (
+from core.domain.models import JSON, CheckoutSession, Pass, Subscription, Tenant, iso, parse_instant
+from core.domain.rule import (
     CLIP_TYPES,
     USABLE_TYPES,
     Provenance,
@@ -36,7 +36,7 @@ from core.rule import (
     remaining_share,
     type_and_clips,
 )
-from core.visibility import Visibility, visibility
+from core.domain.visibility import Visibility, visibility
 
 #: Manual documents match a purchase when they start this close to it (cli-contract.md).
 MANUAL_MATCH_DAYS = 3

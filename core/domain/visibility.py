@@ -6,8 +6,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.models import Subscription
-from core.rule import CLIP_TYPES
+from core.domain.models import Subscription
+from core.domain.rule import CLIP_TYPES
 
 # The platform's own reason vocabulary (CMS/src/lib/pass-visibility-debug.ts), plus ours.
 REASON_TEXT = {

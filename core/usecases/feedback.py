@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.diagnose import Diagnosis
+from core.domain.diagnose import Diagnosis
 from core.errors import NotFoundError, UsageError
 from core.ports import Clock, FindingHistory
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from core.identity import reference_set, users_for_clerk_id
-from core.models import (
+from core.domain.identity import reference_set, users_for_clerk_id
+from core.domain.models import (
     AccountScan,
     Booking,
     CheckoutSession,

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.models import JSON, Subscription, iso
-from core.purchase import Purchase
+from core.domain.models import JSON, Subscription, iso
+from core.domain.purchase import Purchase
 
 #: The webhook fulfilled a purchase "on time" when its pass exists this soon after payment.
 WEBHOOK_DEADLINE = timedelta(minutes=15)

@@ -17,8 +17,9 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.approvals import Applied, Approval, Approvals, Claim
+from core.domain.approval import Approval, Claim
 from core.errors import CoreError, RefusedError, StaleFixError, UpstreamError
+from core.usecases.approvals import Applied, Approvals
 
 #: How an item ended: fixed now, found fixed, fixed by an earlier press, being fixed by another
 #: press, changed since the summary, no safe fix any more, a service failed, unknown, or left

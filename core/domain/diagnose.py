@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.audit import subscription_tenant
-from core.facts import Facts, Index
-from core.findings import Finding
-from core.identity import Customer, find_customer, normalise_email
-from core.models import JSON, ClerkUser, Subscription, Window, iso
-from core.purchase import Purchase
-from core.reconcile import ReconcileReport, reconcile
-from core.visibility import Visibility, visibility
+from core.domain.audit import subscription_tenant
+from core.domain.facts import Facts, Index
+from core.domain.findings import Finding
+from core.domain.identity import Customer, find_customer, normalise_email
+from core.domain.models import JSON, ClerkUser, Subscription, Window, iso
+from core.domain.purchase import Purchase
+from core.domain.reconcile import ReconcileReport, reconcile
+from core.domain.visibility import Visibility, visibility
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,60 @@
+"""Use case `check`: one reconciliation over the window — what the daily summary reports."""
+
+from __future__ import annotations
+
+from core.domain.facts import Facts
+from core.domain.models import CheckoutSession
+from core.domain.reconcile import ReconcileReport, Reconciliation
+from core.errors import UsageError
+from core.usecases.reading import Progress, Reader
+
+
+async def check(
+    reader: Reader,
+    *,
+    days: int | None = None,
+    tenant: str | None = None,
+    actor: str | None = None,
+    progress: Progress | None = None,
+    keep_purchases: bool = False,
+) -> ReconcileReport:
+    """One reconciliation over the window.
+
+    Streams: each Stripe page is judged against one Sanity query as it arrives, so memory
+    stays flat and requests are one per page per service. `keep_purchases` keeps every
+    judged purchase on the report (otherwise only those with findings).
+
+    Raises:
+        UsageError: `days` below 1, or no school with the id or slug `tenant`.
+    """
+    window = reader.window(days)
+    catalogue = await reader.catalogue()
+    tenant_id = None
+    if tenant is not None:
+        tenant_id = next((t.id for t in catalogue.tenants if tenant in (t.id, t.slug)), None)
+        if tenant_id is None:
+            raise UsageError(f"no school has the id or slug {tenant!r}")
+    run = Reconciliation(
+        tenants=catalogue.tenants,
+        passes=catalogue.passes,
+        now=window.end,
+        window=window,
+        actor=actor,
+        tenant=tenant_id,
+        keep_purchases=keep_purchases,
+    )
+
+    async def on_page(page: list[CheckoutSession]) -> None:
+        related = await reader.related_to(page)
+        run.add_page(Facts(sessions=page, subscriptions=related.subscriptions, users=related.users))
+
+    _, scans = await reader.scan(
+        reader.accounts_of(catalogue, tenant_id),
+        window,
+        on_page=on_page,
+        progress=progress,
+        collect=False,
+    )
+    async for chunk in reader.passes.active_subscription_pages(now=window.end):
+        run.audit(Facts(subscriptions=chunk.subscriptions, users=chunk.users))
+    return run.finish(accounts=scans)

@@ -1,0 +1,132 @@
+"""Reading the services: the window, the catalogue, every account's purchases, what a page needs.
+
+Every use case reads through a `Reader`, so requests are made the same way everywhere: one
+Stripe request per page, accounts read concurrently within a limit, one Sanity query per page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core.domain.facts import Facts
+from core.domain.models import AccountScan, Booking, CheckoutSession, Window
+from core.errors import UpstreamError, UsageError
+from core.ports import Catalogue, Clock, PassStore, PaymentsSource, Related
+
+#: Called as pages arrive: (account label, sessions read so far in total).
+Progress = Callable[[str, int], None]
+
+#: How an account scan names the platform's own account (pre-Connect purchases, FM-10).
+PLATFORM = "platform"
+
+
+@dataclass
+class Reader:
+    """Reads purchases and the documents about them through the ports."""
+
+    payments: PaymentsSource
+    passes: PassStore
+    clock: Clock
+    lookback_days: int = 35
+    concurrency: int = 8
+
+    def window(self, days: int | None) -> Window:
+        """The window ending now and reaching back `days` (default: the configured lookback)."""
+        if days is not None and days < 1:
+            raise UsageError("--days must be at least 1")
+        now = self.clock.now()
+        return Window(now - timedelta(days=days or self.lookback_days), now)
+
+    async def catalogue(self) -> Catalogue:
+        """Tenants and passes (read once per use case)."""
+        return await self.passes.catalogue()
+
+    @staticmethod
+    def accounts_of(
+        catalogue: Catalogue, tenant: str | None = None
+    ) -> list[tuple[str | None, str | None]]:
+        """(account, tenant) pairs to read: every school's connected account, and the platform
+        account for pre-Connect purchases (FM-10)."""
+        pairs: list[tuple[str | None, str | None]] = [
+            (t.account_id, t.id)
+            for t in catalogue.tenants
+            if t.account_id and (tenant is None or t.id == tenant)
+        ]
+        return [*pairs, (None, None)]
+
+    async def scan(
+        self,
+        accounts: Sequence[tuple[str | None, str | None]],
+        window: Window,
+        *,
+        on_page: Callable[[list[CheckoutSession]], object] | None = None,
+        progress: Progress | None = None,
+        collect: bool = True,
+    ) -> tuple[list[CheckoutSession], list[AccountScan]]:
+        """Read every session in the window on every account, concurrently within a limit
+        (`collect=False`: hand each page to `on_page` and keep nothing)."""
+        limit = asyncio.Semaphore(max(1, self.concurrency))
+        sessions: list[CheckoutSession] = []
+        scans: list[AccountScan] = []
+        seen = [0]
+
+        async def one(account: str | None, tenant: str | None) -> None:
+            label = account or PLATFORM
+            async with limit:
+                try:
+                    async for page in self.payments.session_pages(
+                        account, since=window.start, until=window.end
+                    ):
+                        seen[0] += len(page)
+                        if collect:
+                            sessions.extend(page)
+                        if on_page is not None:
+                            result = on_page(page)
+                            if asyncio.iscoroutine(result):
+                                await result
+                        if progress is not None:
+                            progress(label, seen[0])
+                except UpstreamError as err:
+                    if err.service != "stripe":
+                        raise
+                    scans.append(AccountScan(label, tenant, error=str(err)))
+                    return
+            scans.append(AccountScan(label, tenant))
+
+        await asyncio.gather(*(one(a, t) for a, t in accounts))
+        order = {a or PLATFORM: i for i, (a, _) in enumerate(accounts)}
+        scans.sort(key=lambda s: order.get(s.account, 0))
+        return sessions, scans
+
+    async def related_to(self, page: Sequence[CheckoutSession]) -> Related:
+        """One Sanity query for everything a page of purchases needs."""
+        if not page:
+            return Related()
+        payment_ids = sorted({p for s in page for p in (s.payment_intent, s.charge_id) if p})
+        clerk_ids = sorted({s.user_id for s in page if s.user_id})
+        return await self.passes.related(
+            session_ids=[s.id for s in page], payment_ids=payment_ids, clerk_ids=clerk_ids
+        )
+
+
+def facts_from(
+    catalogue: Catalogue,
+    sessions: Sequence[CheckoutSession],
+    scans: Sequence[AccountScan],
+    related: Sequence[Related],
+    *,
+    bookings: Sequence[Booking] | None = None,
+) -> Facts:
+    """The facts of several reads, each document once."""
+    return Facts(
+        tenants=catalogue.tenants,
+        passes=catalogue.passes,
+        users=list({u.id: u for r in related for u in r.users}.values()),
+        subscriptions=list({s.id: s for r in related for s in r.subscriptions}.values()),
+        sessions=list({s.id: s for s in sessions}.values()),
+        accounts=list(scans),
+        bookings=bookings,
+    )
