@@ -1,12 +1,17 @@
-"""Benchmark: `passbot check` at scale against the sandbox, beside the platform scripts' way.
+"""Benchmark: `passbot check` at scale against the sandbox, beside its network floor and the
+platform scripts' way.
 
     .venv/bin/python -m bench.reconcile --sizes 1000,10000,100000 --schools 20 --latency-ms 50
 
 For each size it generates a world of N paid pass purchases over 20 schools (35 days), starts
 the sandbox in its own process with the given latency added to every request, then runs
 
-* passbot: the real `passbot check --json` in a child process (wall time, peak RSS of that
-  process, requests per service as the sandbox counted them);
+* passbot: the real `passbot check --json` in a child process (wall time, CPU seconds and peak
+  RSS of that process, requests per service as the sandbox counted them);
+* the floor: bench/floor.py, a client that sends the same Stripe and Sanity requests with the
+  same concurrency and does nothing else, in a child process too. passbot and the floor take
+  turns `--runs` times against the same sandbox, and the run of median wall time of each is
+  shown, with passbot's wall time ÷ the floor's;
 * the baseline: what the platform's scripts do — list each account's sessions, then one Sanity
   query per paid pass session (`stripeSessionId == $id || stripePaymentId == $pi`), one at a
   time as the scripts do (`--baseline-concurrency 1`, the default) or with passbot's own

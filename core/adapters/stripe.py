@@ -138,25 +138,32 @@ class StripePayments:
         which made the CPU, not the network, the pace of a scan (bench/fixpass.py). Its raw
         request still decodes each answer with `json.loads(object_pairs_hook=OrderedDict)`,
         the largest single cost of a 10k reconciliation (bench/reconcile.py). So the request is
-        sent through stripe-python's own requestor (the same wire request, headers and
-        retries), a success is decoded with orjson (core.adapters.wire), and anything else goes
-        back to stripe-python to raise the same `StripeError` as ever.
+        sent through stripe-python's own requestor and HTTP client (the same wire request,
+        headers and retries), a success is decoded with orjson (core.adapters.wire), and
+        anything else goes back to stripe-python to raise the same `StripeError` as ever.
         """
         options = {"stripe_account": account} if account else {}
         requestor = self._client._requestor  # private, but stripe-python is pinned (pyproject)
-        rbody, rcode, rheaders = await requestor.request_raw_async(
-            "get",
-            path,
-            params=dict(params),
-            options=options,  # type: ignore[arg-type]
-            base_address="api",
-            api_mode="V1",
-            usage=["raw_request"],
+        # What `request_raw_async` does, less its debug log line, which formats the whole body
+        # (repr and logfmt of ~400 kB a page) whatever the log level.
+        method, url, headers, post_data, retries, usage, _, _ = (
+            requestor._args_for_request_with_retries(
+                "get",
+                path,
+                dict(params),
+                options,  # type: ignore[arg-type]
+                base_address="api",
+                api_mode="V1",
+                usage=["raw_request", "async"],
+            )
+        )
+        rbody, rcode, rheaders = await requestor._get_http_client().request_with_retries_async(
+            method, url, headers, post_data, max_network_retries=retries, _usage=usage
         )
         data: object = None
         if 200 <= rcode < 300:
             try:
-                data = wire.loads(rbody)  # type: ignore[arg-type]
+                data = wire.loads(rbody)
             except ValueError:
                 data = None
         if data is None:  # an error, or no JSON: stripe-python raises its StripeError for it
