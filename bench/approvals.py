@@ -1,6 +1,7 @@
 """Benchmark: 200 concurrent presses of one approve button → exactly one subscription.
 
     .venv/bin/python -m bench.approvals --presses 200 --latency-ms 50
+    .venv/bin/python -m bench.approvals --presses 200 --latency-ms 50 --db postgresql
 
 A customer with one unfulfilled purchase; `/fixpass` posts the card; then `--presses` signed
 block_actions requests for its first button — each with its own trigger id, as separate clicks
@@ -10,6 +11,9 @@ measured) to the real Bolt app on loopback, the sandbox adding `--latency-ms` to
 and running in its own process. When the app is idle it counts
 what came of them: HTTP answers, the presses' recorded outcomes, the subscriptions that exist for
 the purchase, passbot's audit rows, Sanity mutations, and the card's updates.
+
+With `--db postgresql` passbot's state (claims, presses, audit) is in a real PostgreSQL server
+started for the run (sandbox/postgres.py) instead of a SQLite file.
 
 It prints a table and the command that reproduces it. Figures, not assertions: this is not a
 test (tests/e2e/test_slack.py holds the double click and two approvers as tests).
@@ -23,11 +27,13 @@ import json
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench.fixpass import EMAIL, world_for
 from bench.slackapp import SlackBench, buttons, percentile, slack_bench
+from sandbox.postgres import local_postgres
 
 APPROVERS = ("U0APPROVER", "U0SECOND")
 
@@ -53,9 +59,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         {"id": "U0SECOND", "name": "bo", "real_name": "Bo Second",
          "profile": {"email": "bo@dance.example"}, "is_admin": False}
     )  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="passbot-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="passbot-bench-") as tmp, ExitStack() as stack:
+        db = str(Path(tmp) / "passbot.db")
+        if args.db == "postgresql":
+            db = stack.enter_context(local_postgres()).create_database("bench")
         async with slack_bench(
-            world, Path(tmp), latency_ms=args.latency_ms, concurrency=args.concurrency
+            world,
+            Path(tmp),
+            latency_ms=args.latency_ms,
+            concurrency=args.concurrency,
+            passbot_db=db,
         ) as bench:
             card, ts = await _card(bench)
             await bench.activity.idle(60)
@@ -117,7 +130,7 @@ def table(r: dict[str, Any], args: argparse.Namespace) -> str:
     updates = ", ".join(f"{k!r} {v}" for k, v in sorted(r["card_updates"].items()))
     lines = [
         f"{r['presses']} concurrent presses of one approve button (two approvers, one trigger id "
-        f"each), +{args.latency_ms} ms per request",
+        f"each), +{args.latency_ms} ms per request, passbot's state in {args.db}",
         "",
         f"subscriptions for the purchase  {r['subscriptions']:>5}   (want 1)",
         f"audit rows                      {r['audit_rows']:>5}   (want 1)",
@@ -132,7 +145,8 @@ def table(r: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         "reproduce: .venv/bin/python -m bench.approvals "
         f"--presses {args.presses} --latency-ms {args.latency_ms} --schools {args.schools} "
-        f"--purchases {args.purchases} --concurrency {args.concurrency}",
+        f"--purchases {args.purchases} --concurrency {args.concurrency}"
+        + (f" --db {args.db}" if args.db != "sqlite" else ""),
     ]
     return "\n".join(lines)
 
@@ -145,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schools", type=int, default=2)
     parser.add_argument("--purchases", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args(argv)
     print(table(asyncio.run(run(args)), args))
     return 0

@@ -214,8 +214,8 @@ async def slack_bench(
             passbot_db=str(tmp / "passbot.db"),
             passbot_concurrency=concurrency,
             passbot_approvers="U0APPROVER,U0SECOND",
-            **settings,
         )
+        values.update(settings)  # the caller's settings win (e.g. PASSBOT_DB)
         config = Settings(_env_file=None, **values)
         assert config.slack_signing_secret is not None
         async with build_services(config) as services:

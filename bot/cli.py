@@ -217,9 +217,9 @@ async def _fix(args: argparse.Namespace, services: Services) -> int:
 def _audit(args: argparse.Namespace) -> int:
     """The audit log needs only passbot's own store, not the services."""
     from bot import render
-    from core.adapters.store import SqliteStore
+    from core.adapters.store import open_store
 
-    store = SqliteStore(_settings({}).passbot_db)
+    store = open_store(_settings({}).passbot_db)
     try:
         entries = store.recent(50)
     finally:

@@ -11,10 +11,10 @@ import stripe
 
 from bot.settings import Settings
 from core.adapters.clerk import ClerkUsers, make_clerk_client
-from core.adapters.history import SqliteHistory
+from core.adapters.history import SqlHistory, open_history
 from core.adapters.probe import HttpWebhookProbe, make_probe_client
 from core.adapters.sanity import SanityPasses, make_sanity_client
-from core.adapters.store import SqliteStore
+from core.adapters.store import open_store
 from core.adapters.stripe import StripePayments, stripe_mode
 from core.errors import UsageError
 from core.usecases.health import HealthService
@@ -56,11 +56,13 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Services wired to the real APIs the settings point at; closes every client after.
 
     Raises:
-        UsageError: a setting the services cannot run without is missing.
+        UsageError: a setting the services cannot run without is missing, or PASSBOT_DB is bad.
+        UpstreamError: PASSBOT_DB's PostgreSQL cannot be reached.
     """
     missing = settings.missing(*REQUIRED_FOR_SERVICES)
     if missing:
         raise UsageError(f"missing settings: {', '.join(missing)}")
+    store = open_store(settings.passbot_db)  # first: a bad PASSBOT_DB stops before any client
     assert settings.stripe_api_key is not None
     assert settings.sanity_api_token is not None
     assert settings.clerk_secret_key is not None
@@ -78,7 +80,6 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     clerk_http = make_clerk_client(
         settings.clerk_api_url, settings.clerk_secret_key.get_secret_value()
     )
-    store = SqliteStore(settings.passbot_db)
     clock = FixedClock(settings.passbot_now) if settings.passbot_now else SystemClock()
     try:
         yield Services(
@@ -123,6 +124,6 @@ async def build_health(settings: Settings, services: Services) -> AsyncIterator[
         await probe_http.aclose()
 
 
-def build_history(settings: Settings) -> SqliteHistory:
+def build_history(settings: Settings) -> SqlHistory:
     """Finding history and scheduled-run keys, in PASSBOT_DB (the caller closes it)."""
-    return SqliteHistory(settings.passbot_db)
+    return open_history(settings.passbot_db)

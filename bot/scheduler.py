@@ -33,7 +33,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from bot.container import build_health, build_history
 from bot.health import health_config
 from bot.settings import Settings
-from core.adapters.history import SqliteHistory
+from core.adapters.history import SqlHistory
 from core.domain.health import HealthReport
 from core.domain.summary import EarlyWarning, Summary
 from core.errors import CoreError
@@ -273,7 +273,7 @@ class Scheduler:
 
 
 def build_jobs(
-    settings: Settings, services: Services, *, history: SqliteHistory, health: HealthService
+    settings: Settings, services: Services, *, history: SqlHistory, health: HealthService
 ) -> Jobs:
     """The jobs over the services, passbot's memory and the health check, from the settings."""
     return Jobs(

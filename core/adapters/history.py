@@ -1,9 +1,11 @@
-"""passbot's memory for the metrics and the scheduler, in SQLite (the same PASSBOT_DB file as
-the audit log, its own tables): finding history, scheduled-run keys and customer reports.
+"""passbot's memory for the metrics and the scheduler, in PASSBOT_DB (SQLite or PostgreSQL, the
+same database as the audit log, its own tables): finding history, scheduled-run keys and
+customer reports.
 
-`claim_run` is one `INSERT … ON CONFLICT` statement, so two processes (or a restarted one)
-never both claim a run: SQLite serialises writers and the statement's row count tells the
-winner. Only a run that failed before anything was posted may be claimed again.
+`claim_run` is one `INSERT … ON CONFLICT … DO UPDATE … WHERE` statement, so two processes (or a
+restarted one, or replicas on PostgreSQL) never both claim a run: the database serialises the
+conflicting inserts and the statement's row count tells the winner. Only a run that failed
+before anything was posted may be claimed again.
 """
 
 from __future__ import annotations
@@ -11,52 +13,14 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from core.adapters.db import Database, open_database
 from core.domain.findings import Finding
 from core.domain.metrics import FindingRecord
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS finding_history (
-    key TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    session TEXT,
-    account TEXT,
-    tenant TEXT,
-    summary TEXT NOT NULL,
-    occurred_at TEXT,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    seen_count INTEGER NOT NULL DEFAULT 1,
-    fixed_at TEXT,
-    fixed_by TEXT,
-    reopened INTEGER NOT NULL DEFAULT 0,
-    dismissed_at TEXT,
-    dismissed_by TEXT,
-    dismiss_reason TEXT,
-    aged_out_at TEXT
-);
-CREATE TABLE IF NOT EXISTS job_runs (
-    job TEXT NOT NULL,
-    period TEXT NOT NULL,
-    status TEXT NOT NULL,
-    claimed_at TEXT NOT NULL,
-    finished_at TEXT,
-    owner TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (job, period)
-);
-CREATE TABLE IF NOT EXISTS customer_reports (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    source TEXT NOT NULL
-);
-"""
 
 _SELECT = (
     "SELECT key, kind, severity, session, account, tenant, summary, occurred_at, first_seen,"
@@ -77,7 +41,7 @@ def _at(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _record(row: Sequence[str | None]) -> FindingRecord:
+def _record(row: Sequence[Any]) -> FindingRecord:
     first_seen = _at(row[8])
     last_seen = _at(row[9])
     assert first_seen is not None
@@ -102,22 +66,17 @@ def _record(row: Sequence[str | None]) -> FindingRecord:
     )
 
 
-class SqliteHistory:
-    """The `FindingHistory` and `RunLedger` ports in one SQLite file."""
+class SqlHistory:
+    """The `FindingHistory` and `RunLedger` ports in passbot's database."""
 
-    def __init__(self, path: str | Path, *, owner: str | None = None) -> None:
+    def __init__(self, db: Database, *, owner: str | None = None) -> None:
         """Args:
-        path: PASSBOT_DB (shared with the audit log; these tables are separate).
+        db: PASSBOT_DB, opened and migrated (shared with the audit log; these tables are
+            separate); this history closes it.
         owner: who claims runs (recorded); default host:pid.
         """
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = db
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         """Close the database."""
@@ -127,14 +86,14 @@ class SqliteHistory:
 
     def claim_run(self, job: str, period_key: str, *, at: datetime) -> bool:
         """True for exactly one caller per (job, period); a `failed` run is claimable again."""
-        cursor = self._db.execute(
+        result = self._db.execute(
             "INSERT INTO job_runs (job, period, status, claimed_at, owner) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (job, period) DO UPDATE SET status = excluded.status,"
             " claimed_at = excluded.claimed_at, owner = excluded.owner, finished_at = NULL,"
-            " attempts = attempts + 1 WHERE job_runs.status = ?",
+            " attempts = job_runs.attempts + 1 WHERE job_runs.status = ?",
             (job, period_key, CLAIMED, _t(at), self.owner, FAILED),
         )
-        return cursor.rowcount == 1
+        return result.rowcount == 1
 
     def finish_run(self, job: str, period_key: str, *, at: datetime, status: str) -> None:
         """Record how the run ended."""
@@ -147,16 +106,18 @@ class SqliteHistory:
         """Claimed and not released by a failure."""
         row = self._db.execute(
             "SELECT status FROM job_runs WHERE job = ? AND period = ?", (job, period_key)
-        ).fetchone()
+        ).one()
         return row is not None and row[0] != FAILED
 
     def runs(self, job: str | None = None) -> list[tuple[str, str, str, int]]:
         """(job, period, status, attempts) of every run, oldest claim first."""
-        rows = self._db.execute(
-            "SELECT job, period, status, attempts FROM job_runs"
-            " WHERE ? IS NULL OR job = ? ORDER BY claimed_at, job, period",
-            (job, job),
-        ).fetchall()
+        select = "SELECT job, period, status, attempts FROM job_runs"
+        order = " ORDER BY claimed_at, job, period"
+        rows = (
+            self._db.execute(select + order)
+            if job is None
+            else self._db.execute(select + " WHERE job = ?" + order, (job,))
+        ).rows
         return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
 
     # --------------------------------------------------------------------------- findings
@@ -182,44 +143,46 @@ class SqliteHistory:
             )
             for f in {f.key: f for f in findings}.values()
         ]
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
+        with self._db.transaction() as tx:
+            tx.executemany(
                 "INSERT INTO finding_history (key, kind, severity, session, account, tenant,"
                 " summary, occurred_at, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen,"
                 " severity = excluded.severity, summary = excluded.summary,"
                 " occurred_at = COALESCE(excluded.occurred_at, finding_history.occurred_at),"
-                " seen_count = seen_count + 1,"
-                " reopened = reopened + (fixed_at IS NOT NULL OR aged_out_at IS NOT NULL),"
+                " seen_count = finding_history.seen_count + 1,"
+                " reopened = finding_history.reopened + CASE WHEN finding_history.fixed_at IS NOT"
+                " NULL OR finding_history.aged_out_at IS NOT NULL THEN 1 ELSE 0 END,"
                 " fixed_at = NULL, fixed_by = NULL, aged_out_at = NULL",
                 rows,
             )
 
     def resolve(self, keys: Sequence[str], *, at: datetime, by: str) -> None:
         """Mark open findings fixed."""
-        self._db.executemany(
-            "UPDATE finding_history SET fixed_at = ?, fixed_by = ? WHERE key = ?"
-            " AND fixed_at IS NULL AND dismissed_at IS NULL AND aged_out_at IS NULL",
-            [(_t(at), by, key) for key in keys],
-        )
+        with self._db.transaction() as tx:
+            tx.executemany(
+                "UPDATE finding_history SET fixed_at = ?, fixed_by = ? WHERE key = ?"
+                " AND fixed_at IS NULL AND dismissed_at IS NULL AND aged_out_at IS NULL",
+                [(_t(at), by, key) for key in keys],
+            )
 
     def age_out(self, keys: Sequence[str], *, at: datetime) -> None:
         """Mark open findings whose purchase left the lookback."""
-        self._db.executemany(
-            "UPDATE finding_history SET aged_out_at = ? WHERE key = ?"
-            " AND fixed_at IS NULL AND dismissed_at IS NULL AND aged_out_at IS NULL",
-            [(_t(at), key) for key in keys],
-        )
+        with self._db.transaction() as tx:
+            tx.executemany(
+                "UPDATE finding_history SET aged_out_at = ? WHERE key = ?"
+                " AND fixed_at IS NULL AND dismissed_at IS NULL AND aged_out_at IS NULL",
+                [(_t(at), key) for key in keys],
+            )
 
     def dismiss(self, key: str, *, reason: str, by: str, at: datetime) -> bool:
         """Dismiss a finding as not a problem; False when no such finding was ever seen."""
-        cursor = self._db.execute(
+        result = self._db.execute(
             "UPDATE finding_history SET dismissed_at = ?, dismissed_by = ?, dismiss_reason = ?"
             " WHERE key = ?",
             (_t(at), by, reason.strip()[:500], key),
         )
-        return cursor.rowcount == 1
+        return result.rowcount == 1
 
     def records(self, *, since: datetime | None = None) -> list[FindingRecord]:
         """Findings last seen or dismissed at or after `since` (all without it)."""
@@ -227,7 +190,7 @@ class SqliteHistory:
         rows = self._db.execute(
             _SELECT + " WHERE last_seen >= ? OR dismissed_at >= ? ORDER BY key", (after, after)
         )
-        return [_record(r) for r in rows.fetchall()]
+        return [_record(r) for r in rows]
 
     def open_records(self) -> list[FindingRecord]:
         """Findings neither fixed, dismissed nor aged out."""
@@ -235,13 +198,13 @@ class SqliteHistory:
             _SELECT + " WHERE fixed_at IS NULL AND dismissed_at IS NULL AND aged_out_at IS NULL"
             " ORDER BY key"
         )
-        return [_record(r) for r in rows.fetchall()]
+        return [_record(r) for r in rows]
 
     def dismissed_keys(self) -> frozenset[str]:
         """Keys of every dismissed finding."""
         rows = self._db.execute(
             "SELECT key FROM finding_history WHERE dismissed_at IS NOT NULL"
-        ).fetchall()
+        ).rows
         return frozenset(str(r[0]) for r in rows)
 
     # --------------------------------------------------------------------------- reports
@@ -258,5 +221,18 @@ class SqliteHistory:
         """When customer reports came in, since `since`."""
         rows = self._db.execute(
             "SELECT at FROM customer_reports WHERE at >= ? ORDER BY at", (_t(since),)
-        ).fetchall()
+        ).rows
         return [datetime.fromisoformat(str(r[0])) for r in rows]
+
+
+class SqliteHistory(SqlHistory):
+    """The history in a SQLite file (the embedded default)."""
+
+    def __init__(self, path: str | Path, *, owner: str | None = None) -> None:
+        self.path = str(path)
+        super().__init__(open_database(self.path), owner=owner)
+
+
+def open_history(url: str, *, owner: str | None = None) -> SqlHistory:
+    """The history in PASSBOT_DB: a SQLite path or a `postgresql://` URL."""
+    return SqlHistory(open_database(url), owner=owner)

@@ -1,87 +1,34 @@
-"""passbot's own state in SQLite (the embedded default, PASSBOT_DB): the append-only audit log,
-and the approvals' proposals, claims and presses.
+"""passbot's own state (PASSBOT_DB, SQLite or PostgreSQL): the append-only audit log, and the
+approvals' proposals, claims and presses.
 
-Audit rows and press rows are only ever inserted (triggers refuse updates and deletes). Claims are
-the one mutable table: a claim is taken, finished or released as an approval runs.
+Audit rows and press rows are only ever inserted (the database's triggers refuse updates and
+deletes). Claims are the one mutable table: a claim is taken, finished or released as an
+approval runs; deciding one is a transaction under the claim's lock (SQLite's write lock, a
+PostgreSQL advisory lock), so one press wins whatever the number of processes.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from core.adapters.db import Database, open_database
 from core.domain.approval import Claim, Press, Proposal
 from core.ports import AuditEntry
 
-_APPROVALS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS proposals (
-    id TEXT PRIMARY KEY,
-    session TEXT NOT NULL,
-    alternative TEXT,
-    plan_hash TEXT NOT NULL,
-    requested_by TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS claims (
-    key TEXT PRIMARY KEY,
-    token TEXT NOT NULL,
-    proposal TEXT NOT NULL,
-    holder TEXT NOT NULL,
-    state TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS presses (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    user_email TEXT,
-    outcome TEXT NOT NULL,
-    proposal TEXT,
-    session TEXT
-);
-CREATE TRIGGER IF NOT EXISTS presses_no_update BEFORE UPDATE ON presses
-BEGIN SELECT RAISE(ABORT, 'the press log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS presses_no_delete BEFORE DELETE ON presses
-BEGIN SELECT RAISE(ABORT, 'the press log is append-only'); END;
-"""
 
-_SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    actor_email TEXT,
-    source TEXT NOT NULL,
-    action TEXT NOT NULL,
-    session TEXT,
-    documents TEXT NOT NULL,
-    transaction_id TEXT,
-    finding_kinds TEXT NOT NULL,
-    changes TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
-    + _APPROVALS_SCHEMA
-)
+class SqlStore:
+    """The audit log (AuditLog port) and the approvals' state (ApprovalStore) in one database."""
 
+    def __init__(self, db: Database) -> None:
+        """Over a database opened and migrated by `open_database` (this store closes it)."""
+        self._db = db
 
-class SqliteStore:
-    """The audit log (AuditLog port) and the approvals' state (ApprovalStore) in one file."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+    @property
+    def database(self) -> Database:
+        """The database underneath (for its name and dialect)."""
+        return self._db
 
     def close(self) -> None:
         """Close the database."""
@@ -89,9 +36,10 @@ class SqliteStore:
 
     def record(self, entry: AuditEntry) -> int:
         """Append one entry."""
-        cursor = self._db.execute(
+        result = self._db.execute(
             "INSERT INTO audit (at, actor, actor_email, source, action, session, documents,"
-            " transaction_id, finding_kinds, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " transaction_id, finding_kinds, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
             (
                 entry.at.isoformat(),
                 entry.actor,
@@ -105,7 +53,8 @@ class SqliteStore:
                 json.dumps(entry.changes, sort_keys=True, default=str),
             ),
         )
-        return int(cursor.lastrowid or 0)
+        row = result.one()
+        return int(row[0]) if row else 0
 
     def recent(self, limit: int = 20) -> list[AuditEntry]:
         """The newest entries first."""
@@ -113,7 +62,7 @@ class SqliteStore:
             "SELECT id, at, actor, actor_email, source, action, session, documents,"
             " transaction_id, finding_kinds, changes FROM audit ORDER BY id DESC LIMIT ?",
             (max(0, limit),),
-        ).fetchall()
+        ).rows
         return [
             AuditEntry(
                 id=row[0],
@@ -136,8 +85,10 @@ class SqliteStore:
     def save_proposal(self, proposal: Proposal) -> None:
         """Keep a proposal shown on a card."""
         self._db.execute(
-            "INSERT OR REPLACE INTO proposals (id, session, alternative, plan_hash, requested_by,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO proposals (id, session, alternative, plan_hash, requested_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET session = excluded.session,"
+            " alternative = excluded.alternative, plan_hash = excluded.plan_hash,"
+            " requested_by = excluded.requested_by, created_at = excluded.created_at",
             (
                 proposal.id,
                 proposal.session,
@@ -154,7 +105,7 @@ class SqliteStore:
             "SELECT id, session, alternative, plan_hash, requested_by, created_at"
             " FROM proposals WHERE id = ?",
             (proposal_id,),
-        ).fetchone()
+        ).one()
         if row is None:
             return None
         return Proposal(row[0], row[1], row[2], row[3], row[4], datetime.fromisoformat(row[5]))
@@ -169,34 +120,31 @@ class SqliteStore:
         now: datetime,
         lease: timedelta,
     ) -> Claim:
-        """Take the claim on `key`, atomically (BEGIN IMMEDIATE), unless a press holds it.
+        """Take the claim on `key`, atomically (a transaction under the key's lock), unless a
+        press holds it.
 
         A claim being applied blocks everyone until it is finished or released, or its lease
         runs out; a finished claim blocks presses of the same proposal (they are told it was
         done) but not of a newer one (a new card for a purchase that broke again).
         """
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            row = self._db.execute(
+        with self._db.transaction(lock=f"claim:{key}") as tx:
+            row = tx.execute(
                 "SELECT proposal, holder, state, at FROM claims WHERE key = ?", (key,)
-            ).fetchone()
+            ).one()
             if row is not None:
                 held_proposal, held_by, state, held_at = row[0], row[1], row[2], row[3]
                 at = datetime.fromisoformat(held_at)
                 busy = state == "applying" and now - at < lease
                 done = state == "done" and held_proposal == proposal
                 if busy or done:
-                    self._db.execute("COMMIT")
                     return Claim(key, "", False, held_by, state, at, held_proposal)
-            self._db.execute(
-                "INSERT OR REPLACE INTO claims (key, token, proposal, holder, state, at)"
-                " VALUES (?, ?, ?, ?, 'applying', ?)",
+            tx.execute(
+                "INSERT INTO claims (key, token, proposal, holder, state, at)"
+                " VALUES (?, ?, ?, ?, 'applying', ?) ON CONFLICT (key) DO UPDATE SET"
+                " token = excluded.token, proposal = excluded.proposal, holder = excluded.holder,"
+                " state = excluded.state, at = excluded.at",
                 (key, token, proposal, holder, now.isoformat()),
             )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return Claim(key, token, True, holder, "applying", now, proposal)
 
     def finish(self, key: str, *, token: str, now: datetime) -> None:
@@ -212,9 +160,9 @@ class SqliteStore:
 
     def record_press(self, press: Press) -> int:
         """Append one press of an approval button."""
-        cursor = self._db.execute(
+        result = self._db.execute(
             "INSERT INTO presses (at, user_id, user_email, outcome, proposal, session)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 press.at.isoformat(),
                 press.user_id,
@@ -224,7 +172,8 @@ class SqliteStore:
                 press.session,
             ),
         )
-        return int(cursor.lastrowid or 0)
+        row = result.one()
+        return int(row[0]) if row else 0
 
     def presses(self, limit: int = 50) -> list[Press]:
         """The newest presses first."""
@@ -232,7 +181,7 @@ class SqliteStore:
             "SELECT id, at, user_id, user_email, outcome, proposal, session FROM presses"
             " ORDER BY id DESC LIMIT ?",
             (max(0, limit),),
-        ).fetchall()
+        ).rows
         return [
             Press(
                 id=row[0],
@@ -245,3 +194,16 @@ class SqliteStore:
             )
             for row in rows
         ]
+
+
+class SqliteStore(SqlStore):
+    """The store in a SQLite file (the embedded default)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        super().__init__(open_database(self.path))
+
+
+def open_store(url: str) -> SqlStore:
+    """The store in PASSBOT_DB: a SQLite path or a `postgresql://` URL (see `open_database`)."""
+    return SqlStore(open_database(url))

@@ -1,33 +1,35 @@
-"""Approvals: the claim in SQLite that makes a fix apply once, the plan hash that detects a changed
-proposal, and the append-only press log."""
+"""Approvals: the claim in passbot's database (SQLite and PostgreSQL) that makes a fix apply once,
+across threads and processes; the plan hash that detects a changed proposal; and the
+append-only press log."""
 
 from __future__ import annotations
 
-import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from core.adapters.store import SqliteStore
+from core.adapters.store import SqlStore, open_store
 from core.domain.approval import Press, Proposal, expect_plan, plan_hash
 from core.domain.findings import CreateDoc, PatchDoc
 from core.domain.fixes import FixPlan, plan_fix
 from core.errors import StaleFixError
+from tests.db import REFUSED, raw
 from tests.factories import NOW, World, purchase_of
 
 LEASE = timedelta(minutes=5)
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    opened = SqliteStore(tmp_path / "passbot.db")
+def store(db_url: str):
+    opened = open_store(db_url)
     yield opened
     opened.close()
 
 
-def _claim(store: SqliteStore, *, proposal="p1", holder="U1", token="t1", at=NOW):  # noqa: S107
+def _claim(store: SqlStore, *, proposal="p1", holder="U1", token="t1", at=NOW):  # noqa: S107
     return store.claim("cs_1", proposal=proposal, holder=holder, token=token, now=at, lease=LEASE)
 
 
@@ -68,14 +70,13 @@ def test_a_claim_left_by_a_dead_process_expires_after_its_lease(store) -> None:
     assert _claim(store, token="t3", at=NOW + LEASE).won
 
 
-def test_claims_are_atomic_across_connections(tmp_path: Path) -> None:
-    path = tmp_path / "passbot.db"
-    SqliteStore(path).close()
+def test_claims_are_atomic_across_connections(db_url: str) -> None:
+    open_store(db_url).close()
     results: list[bool] = []
     lock = threading.Lock()
 
     def press(n: int) -> None:
-        own = SqliteStore(path)
+        own = open_store(db_url)
         try:
             won = own.claim("cs_1", proposal="p", holder=f"U{n}", token=f"t{n}", now=NOW,
                             lease=LEASE).won  # fmt: skip
@@ -92,7 +93,46 @@ def test_claims_are_atomic_across_connections(tmp_path: Path) -> None:
     assert sorted(results) == [False] * 7 + [True]
 
 
-def test_proposals_round_trip_and_presses_are_append_only(store, tmp_path: Path) -> None:
+#: One process pressing: opens the store, says ready, waits for "go", claims, says if it won.
+_PRESS = """
+import sys
+from datetime import datetime, timedelta, timezone
+from core.adapters.store import open_store
+url, n = sys.argv[1], sys.argv[2]
+store = open_store(url)
+print("ready", flush=True)
+sys.stdin.readline()
+now = datetime(2026, 11, 28, 8, tzinfo=timezone.utc)
+won = store.claim("cs_1", proposal="p", holder="U" + n, token="t" + n, now=now,
+                  lease=timedelta(minutes=5)).won
+store.close()
+print("won" if won else "lost")
+"""
+
+
+def test_claims_are_atomic_across_processes(db_url: str) -> None:
+    open_store(db_url).close()
+    processes = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, "-c", _PRESS, db_url, str(n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+    for process in processes:  # every one has its store open: now all press at once
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    said = sorted(p.communicate(timeout=60)[0].strip() for p in processes)
+    assert said == ["lost"] * 3 + ["won"]
+
+
+def test_proposals_round_trip_and_presses_are_append_only(store, db_url: str) -> None:
     proposal = Proposal("abc", "cs_1", "start_today", "h" * 16, "U0SUPPORT", NOW)
     store.save_proposal(proposal)
     assert store.proposal("abc") == proposal
@@ -100,13 +140,10 @@ def test_proposals_round_trip_and_presses_are_append_only(store, tmp_path: Path)
     store.record_press(Press(at=NOW, user_id="U1", outcome="applied", user_email="a@b.no"))
     store.record_press(Press(at=NOW, user_id="U2", outcome="busy"))
     assert [p.outcome for p in store.presses()] == ["busy", "applied"]
-    raw = sqlite3.connect(tmp_path / "passbot.db")
-    try:
-        for statement in ("UPDATE presses SET outcome = 'x'", "DELETE FROM presses"):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                raw.execute(statement)
-    finally:
-        raw.close()
+    for statement in ("UPDATE presses SET outcome = 'x'", "DELETE FROM presses"):
+        with pytest.raises(REFUSED, match="append-only"):
+            raw(db_url, statement)
+    assert len(store.presses()) == 2
 
 
 # ----------------------------------------------------------------------------- plan hashes

@@ -21,7 +21,7 @@ from bot.container import build_services
 from bot.poster import TextPoster, render_summary, render_warning
 from bot.scheduler import ALREADY, FAILED, NOTHING, POSTED, Scheduler, scheduler_for
 from bot.settings import Settings
-from core.adapters.history import SqliteHistory
+from core.adapters.history import SqlHistory, SqliteHistory
 from core.domain.health import HealthReport
 from core.domain.summary import EarlyWarning, Summary
 from core.usecases.jobs import EARLY_WARNING, HEALTH, SUMMARY, SWEEP
@@ -252,7 +252,7 @@ async def test_the_weekly_sweep_carries_the_metrics_and_history(tmp_path):
         assert (aurora.paid, aurora.by_webhook, aurora.still_open) == (2, 1, 1)
         assert [f.session for f in aurora.open_findings] == [OLA_SESSION]
         assert "Weekly sweep" in render_summary(summary)
-        history = cast(SqliteHistory, r.scheduler.ledger)
+        history = cast(SqlHistory, r.scheduler.ledger)
         assert [rec.key for rec in history.open_records()] == [f"missing_pass:{OLA_SESSION}"]
 
 
@@ -272,7 +272,7 @@ async def test_autofix_applies_only_when_on_and_is_audited(autofix, tmp_path):
             assert [(e.session, e.actor, e.source) for e in audit] == [
                 (lost, "passbot:autofix", "autofix")
             ]
-            history = cast(SqliteHistory, r.scheduler.ledger)
+            history = cast(SqlHistory, r.scheduler.ledger)
             (record,) = history.records()
             assert record.fixed_by == "passbot:autofix"
         else:
@@ -290,7 +290,7 @@ async def test_a_finding_fixed_between_runs_is_resolved_by_the_next_run(tmp_path
         await r.services.apply_fix(lost, actor="U0APPROVER")
         clock.advance(timedelta(days=1))
         await r.scheduler.run(SUMMARY)
-        history = cast(SqliteHistory, r.scheduler.ledger)
+        history = cast(SqlHistory, r.scheduler.ledger)
         (record,) = history.records()
         assert record.fixed_at == clock.instant
         metrics = await r.scheduler.jobs.metrics()

@@ -38,7 +38,7 @@ def test_a_lookup_is_a_report_stored_hashed_and_its_findings_are_remembered(hist
     feedback.report(EMAIL.upper(), source="slack")
     feedback.shown(diagnosis)
     assert history.reports(since=NOW - timedelta(days=1)) == [NOW]
-    rows = history._db.execute("SELECT subject FROM customer_reports").fetchall()
+    rows = history._db.execute("SELECT subject FROM customer_reports").rows
     assert EMAIL not in str(rows)
     (record,) = history.records()
     assert record.key == diagnosis.findings[0].key

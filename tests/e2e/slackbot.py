@@ -23,7 +23,7 @@ from bot.container import build_services
 from bot.scheduler import jobs_for
 from bot.serve import EVENTS_PATH, serving, socket_mode
 from bot.settings import Settings
-from core.adapters.store import SqliteStore
+from core.adapters.store import SqlStore
 from core.usecases.jobs import Jobs
 from core.usecases.services import Services
 from sandbox import Sandbox
@@ -96,8 +96,8 @@ class Bot:
     jobs: Jobs | None = None
 
     @property
-    def store(self) -> SqliteStore:
-        assert isinstance(self.services.audit, SqliteStore)
+    def store(self) -> SqlStore:
+        assert isinstance(self.services.audit, SqlStore)
         return self.services.audit
 
     def headers(

@@ -23,7 +23,7 @@ import pytest_asyncio
 from bot.container import build_services
 from bot.scheduler import ALREADY, NOTHING, POSTED, Scheduler, scheduler_for
 from bot.serve import run_serve, slack_poster
-from core.adapters.history import SqliteHistory
+from core.adapters.history import SqlHistory
 from core.usecases.jobs import EARLY_WARNING, SUMMARY, SWEEP
 from handlers.ids import ActionId, BlockId, CallbackId, InputId
 from sandbox import Sandbox, start_sandbox
@@ -418,7 +418,7 @@ async def test_not_a_problem_is_asked_why_recorded_shown_and_counted(
 
         assert bot.jobs is not None
         history = bot.jobs.history
-        assert isinstance(history, SqliteHistory)
+        assert isinstance(history, SqlHistory)
         (record,) = [r for r in history.records() if r.session == OLA_SESSION]
         assert (record.dismissed_by, record.dismiss_reason) == ("U0SUPPORT", reason)
 
