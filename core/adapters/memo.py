@@ -4,48 +4,47 @@ Each page of purchases asks Sanity for every subscription and user of its buyers
 with purchases on several pages brings the same documents back several times (at 10,000
 purchases over 20 schools: 29,559 subscriptions for 10,008 distinct ones), and the audit reads
 most of them once more. Building a model is most of the CPU a page costs; `ModelMemo` hands back
-the model built the first time when the same document comes again unchanged — same `_id`, same
-`_rev`, and equal JSON (compared in C, a small fraction of a build) — and builds it otherwise.
-Models are frozen, so sharing one is invisible. The memo keeps the last `limit` documents.
+the model built the first time when a document with the same `_id` comes again with exactly the
+same JSON (compared as orjson's encoding, so `1`, `1.0` and `true` differ), and builds it
+otherwise. Models are frozen, so sharing one is invisible. The memo keeps the last `limit`
+documents.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
+import orjson
 
-class _Built(Protocol):
-    @property
-    def raw(self) -> dict[str, Any]: ...
-
-
-M = TypeVar("M", bound=_Built)
+M = TypeVar("M")
 
 
 class ModelMemo(Generic[M]):
-    """`build(doc)`, remembered by the document's `_id` (and checked against its JSON)."""
+    """`build(doc)`, remembered by the document's `_id` and checked against its JSON."""
 
     def __init__(self, build: Callable[[Mapping[str, Any]], M], *, limit: int = 20000) -> None:
         self._build = build
         self._limit = max(1, limit)
-        self._items: dict[str, M] = {}
+        self._items: dict[str, tuple[bytes, M]] = {}
 
     def __call__(self, doc: Mapping[str, Any]) -> M:
         """The model of `doc`: the one built before if the document has not changed."""
         key = doc.get("_id")
-        if type(key) is not str:
+        if type(key) is not str or type(doc) is not dict:
             return self._build(doc)
-        known = self._items.get(key)
-        if known is not None:
-            raw = known.raw
-            if raw.get("_rev") == doc.get("_rev") and raw == doc:
-                return known
-            del self._items[key]
+        try:
+            encoded = orjson.dumps(doc)
+        except TypeError:  # not plain JSON (a number beyond 64 bits, a non-string key)
+            return self._build(doc)
+        known = self._items.pop(key, None)
+        if known is not None and known[0] == encoded:
+            self._items[key] = known  # the most recent again
+            return known[1]
         model = self._build(doc)
         if len(self._items) >= self._limit:
-            del self._items[next(iter(self._items))]  # the oldest
-        self._items[key] = model
+            del self._items[next(iter(self._items))]  # the least recently seen
+        self._items[key] = (encoded, model)
         return model
 
     def __len__(self) -> int:
