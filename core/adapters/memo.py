@@ -5,13 +5,14 @@ with purchases on several pages brings the same documents back several times (at
 purchases over 20 schools: 29,559 subscriptions for 10,008 distinct ones), and the audit reads
 most of them once more. Building a model is most of the CPU a page costs; `ModelMemo` hands back
 the model built the first time when a document with the same `_id` comes again with exactly the
-same JSON (compared as orjson's encoding, so `1`, `1.0` and `true` differ), and builds it
-otherwise. Models are frozen, so sharing one is invisible. The memo keeps the last `limit`
-documents.
+same JSON (compared by a 128-bit BLAKE2 digest of orjson's encoding, so `1`, `1.0` and `true`
+differ), and builds it otherwise. Models are frozen, so sharing one is invisible. The memo keeps
+the last `limit` documents seen (their models hold their JSON: ~50 MiB at 10,000 purchases).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -34,17 +35,17 @@ class ModelMemo(Generic[M]):
         if type(key) is not str or type(doc) is not dict:
             return self._build(doc)
         try:
-            encoded = orjson.dumps(doc)
+            digest = hashlib.blake2b(orjson.dumps(doc), digest_size=16).digest()
         except TypeError:  # not plain JSON (a number beyond 64 bits, a non-string key)
             return self._build(doc)
         known = self._items.pop(key, None)
-        if known is not None and known[0] == encoded:
+        if known is not None and known[0] == digest:
             self._items[key] = known  # the most recent again
             return known[1]
         model = self._build(doc)
         if len(self._items) >= self._limit:
             del self._items[next(iter(self._items))]  # the least recently seen
-        self._items[key] = (encoded, model)
+        self._items[key] = (digest, model)
         return model
 
     def __len__(self) -> int:
