@@ -26,7 +26,8 @@ from slack_sdk.signature import SignatureVerifier
 from bench.reconcile import _start_sandbox
 from bot.app import Activity, build_app
 from bot.container import build_services
-from bot.serve import EVENTS_PATH, HEALTH_PATH, serving
+from bot.observe import HEALTH_PATH
+from bot.serve import EVENTS_PATH, serving
 from bot.settings import Settings
 from core.usecases.services import Services
 

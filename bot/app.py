@@ -16,6 +16,7 @@ from slack_bolt.listener.async_listener_completion_handler import (
     AsyncListenerCompletionHandler,
 )
 from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -38,6 +39,7 @@ from bot.middleware import (
     keep_acks,
     require_approvers,
 )
+from bot.observe import CountSlackCalls, ObservedApp
 from bot.settings import Settings
 from core.errors import UsageError
 from core.ports import ApprovalStore
@@ -135,8 +137,9 @@ class _RateLimitRetry(AsyncRateLimitErrorRetryHandler):
 
 def slack_retry_handlers() -> list[AsyncRetryHandler]:
     """Retries for passbot's Web API clients: connection errors (slack_sdk's default) and
-    rate limits (429, honouring `Retry-After`), which the default does not retry."""
-    return [*async_default_handlers(), _RateLimitRetry(max_retry_count=2)]
+    rate limits (429, honouring `Retry-After`), which the default does not retry; each call
+    counted for `/metrics` (`CountSlackCalls`, first: it sees every try)."""
+    return [CountSlackCalls(), *async_default_handlers(), _RateLimitRetry(max_retry_count=2)]
 
 
 def approval_store(services: Services) -> ApprovalStore:
@@ -144,6 +147,22 @@ def approval_store(services: Services) -> ApprovalStore:
     if isinstance(services.audit, ApprovalStore):
         return services.audit
     raise UsageError("the audit log given cannot hold approvals (use passbot's SQLite store)")
+
+
+class _NotAProblem(logging.Filter):
+    """Drops Bolt's warning that the `client` given wins over SLACK_BOT_TOKEN in the
+    environment: passbot gives both on purpose (the token comes from `authorize`), and the
+    warning would be every start's first log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("passbot.slack")
+    if not any(isinstance(f, _NotAProblem) for f in logger.filters):
+        logger.addFilter(_NotAProblem())
+    return logger
 
 
 def build_app(
@@ -171,9 +190,9 @@ def build_app(
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
     approvals = Approvals(services, store or approval_store(services))
-    app = AsyncApp(
+    app = ObservedApp(  # AsyncApp, each request with an id and its one log line
         name="passbot",
-        logger=logging.getLogger("passbot.slack"),
+        logger=_bolt_logger(),
         # The token comes from authorize.
         client=AsyncWebClient(
             base_url=settings.slack_api_url, retry_handlers=slack_retry_handlers()

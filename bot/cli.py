@@ -8,19 +8,31 @@ service failed (named on stderr; nothing half-written).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from bot.preflight import (
+    SANDBOX_KEYS,
+    VersionAction,
+    check_output,
+    days,
+    load_settings,
+    load_world,
+    port,
+)
 from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
 
 # Everything heavier (pydantic, stripe, httpx, the use cases) is imported by the command that
-# needs it: `passbot --help` and a usage error load only this module (bench/startup.py).
+# needs it: `passbot --help` and a usage error load only this module and bot.preflight
+# (bench/startup.py).
 if TYPE_CHECKING:
+    from bot.serve import ServeChecks
     from bot.settings import Settings
     from core.usecases.services import Services
 
@@ -49,15 +61,16 @@ def _globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; global options work before or after the command."""
     parser = _Parser(prog="passbot", description="Paid but no pass? passbot finds and fixes it.")
+    parser.add_argument("--version", action=VersionAction, help="print the version and exit")
     _globals(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = sub.add_parser("check", help="one reconciliation over the last N days")
-    check.add_argument("--days", type=int)
+    check.add_argument("--days", type=days)
     check.add_argument("--tenant", metavar="SLUG")
     diagnose = sub.add_parser("diagnose", help="everything about one customer")
     diagnose.add_argument("email")
-    diagnose.add_argument("--days", type=int)
+    diagnose.add_argument("--days", type=days)
     fix = sub.add_parser("fix", help="the fix for one paid Checkout Session")
     fix.add_argument("session_id")
     fix.add_argument("--yes", action="store_true", help="apply it (default: preview)")
@@ -78,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--force", action="store_true", help="run even if its period already ran")
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode; --http for HTTP)")
     serve.add_argument("--http", action="store_true", help="serve /slack/events and /healthz")
-    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--port", type=port, help="HTTP mode's port (default: PORT, else 3000)")
     serve.add_argument(
         "--host", default="127.0.0.1", help="HTTP mode's address (default: loopback)"
     )
@@ -92,15 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_world(path: str) -> dict[str, Any]:
-    try:
-        world = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no such world file: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UsageError(f"cannot read world file {path}: {err}") from None
-    if not isinstance(world, dict) or "stripe" not in world or "sanity" not in world:
-        raise UsageError(f"{path} is not a world file (it needs `stripe` and `sanity`)")
-    return world
+    return load_world(path)
 
 
 @asynccontextmanager
@@ -111,7 +116,7 @@ async def _environment(args: argparse.Namespace) -> AsyncIterator[Settings]:
         return
     from sandbox import start_sandbox  # the sandbox is only needed with --sandbox
 
-    world = _load_world(args.sandbox)
+    world = getattr(args, "world_data", None) or _load_world(args.sandbox)
     box = await start_sandbox(world)
     try:
         yield _settings(box.settings())
@@ -125,18 +130,7 @@ async def _environment(args: argparse.Namespace) -> AsyncIterator[Settings]:
 
 
 def _settings(overrides: dict[str, str]) -> Settings:
-    from pydantic import ValidationError
-
-    from bot.settings import Settings
-
-    fields = set(Settings.model_fields)
-    kwargs = {k.lower(): v for k, v in overrides.items() if k.lower() in fields}
-    try:
-        return Settings(**cast(dict[str, Any], kwargs))
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())).upper() or "settings"
-        raise UsageError(f"bad setting {where}: {first.get('msg')}") from None
+    return load_settings(overrides)
 
 
 def _actor(args: argparse.Namespace) -> str:
@@ -228,13 +222,15 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(args: argparse.Namespace, settings: Settings, services: Services) -> int:
-    """`passbot serve`: until SIGINT or SIGTERM."""
-    import asyncio
-    import logging
-    import signal
+#: A SIGTERM or SIGINT stops `serve` within this many seconds, whatever it was doing.
+STOP_SECONDS = 9.0
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+async def _serve(
+    args: argparse.Namespace, settings: Settings, services: Services, checks: ServeChecks
+) -> int:
+    """`passbot serve`: until SIGINT or SIGTERM, then at most STOP_SECONDS to wind down."""
+    import signal
 
     from bot.serve import run_serve
 
@@ -242,15 +238,29 @@ async def _serve(args: argparse.Namespace, settings: Settings, services: Service
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    return await run_serve(
-        settings,
-        services,
-        http=args.http,
-        host=args.host,
-        port=args.port,
-        stop=stop,
-        announce=lambda line: print(line, file=sys.stderr),
+    running = asyncio.create_task(
+        run_serve(
+            settings,
+            services,
+            http=args.http,
+            host=args.host,
+            port=args.port,
+            stop=stop,
+            announce=lambda line: print(line, file=sys.stderr),
+            checks=checks,
+        )
     )
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not running.done():  # stopping: however it is stuck (connecting, reconnecting, a run)
+        await asyncio.wait({running}, timeout=STOP_SECONDS)
+    if not running.done():
+        running.cancel()
+        await asyncio.wait({running}, timeout=0.5)
+        print(f"passbot: stopped after {STOP_SECONDS:.0f} s of winding down", file=sys.stderr)
+        return 0
+    return running.result()
 
 
 async def _shell(args: argparse.Namespace) -> int:
@@ -291,8 +301,13 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "audit":
             return _audit(args)
         if args.command == "serve":
+            from bot.serve import preflight_serve
+
+            # Slack's answers and the port before anything is built (or PASSBOT_DB written).
+            args.port = args.port if args.port is not None else settings.port or 3000
+            checks = await preflight_serve(settings, http=args.http, host=args.host, port=args.port)
             async with build_services(settings) as services:
-                return await _serve(args, settings, services)
+                return await _serve(args, settings, services, checks)
         if args.command in ("health", "job"):
             from bot.jobs_cli import health_command, job_command
 
@@ -303,6 +318,28 @@ async def _run(args: argparse.Namespace) -> int:
             return await COMMANDS[args.command](args, services)
 
 
+def _preflight(args: argparse.Namespace) -> None:
+    """Check every setting and argument before anything runs; start logging.
+
+    Raises:
+        UsageError: one of them is bad.
+    """
+    from bot.logs import configure_logging
+
+    check_output(args.dump_world)
+    sandboxed = bool(args.sandbox) or args.command in ("demo", "shell")
+    settings = load_settings({}, provided=SANDBOX_KEYS if sandboxed else ())
+    if args.sandbox:
+        args.world_data = load_world(args.sandbox)
+    elif args.command in ("demo", "shell"):
+        load_world(args.world)
+    # `serve` logs at INFO by default; the other commands print their answer (and a failure's
+    # one line), so they log only errors unless PASSBOT_LOG_LEVEL asks for more.
+    explicit = "passbot_log_level" in settings.model_fields_set
+    level = settings.passbot_log_level if explicit or args.command == "serve" else "ERROR"
+    configure_logging(level, settings.passbot_log_format)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `passbot` console script."""
     try:
@@ -311,8 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             from sandbox import run_sandbox_cli
 
             return run_sandbox_cli(args.world, args.dump_world, latency_ms=args.latency_ms)
-        import asyncio
-
+        _preflight(args)
         return asyncio.run(_run(args))
     except (UsageError, NotFoundError) as err:
         print(f"passbot: {err}", file=sys.stderr)

@@ -15,7 +15,7 @@ from core.adapters.history import SqlHistory, open_history
 from core.adapters.probe import HttpWebhookProbe, make_probe_client
 from core.adapters.sanity import SanityPasses, make_sanity_client
 from core.adapters.store import open_store
-from core.adapters.stripe import StripePayments, stripe_mode
+from core.adapters.stripe import STRIPE_TIMEOUT, StripePayments, make_stripe_client, stripe_mode
 from core.errors import UsageError
 from core.usecases.health import HealthService
 from core.usecases.services import Services
@@ -39,9 +39,6 @@ class FixedClock:
         """The fixed instant."""
         return self.instant
 
-
-#: Stripe's own retries (429, 5xx, connection errors; it honours Stripe-Should-Retry).
-STRIPE_RETRIES = 3
 
 REQUIRED_FOR_SERVICES = (
     "stripe_api_key",
@@ -69,12 +66,9 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     host = settings.sanity_host
     assert host is not None
     stripe_key = settings.stripe_api_key.get_secret_value()
-    stripe_http = stripe.HTTPXClient()
-    stripe_client = stripe.StripeClient(
-        stripe_key,
-        base_addresses={"api": settings.stripe_api_base},
-        http_client=stripe_http,
-        max_network_retries=STRIPE_RETRIES,
+    stripe_http = stripe.HTTPXClient(timeout=STRIPE_TIMEOUT)
+    stripe_client = make_stripe_client(
+        stripe_key, api_base=settings.stripe_api_base, http_client=stripe_http
     )
     sanity_http = make_sanity_client(host, settings.sanity_api_token.get_secret_value())
     clerk_http = make_clerk_client(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 
 from bot.container import build_health, build_history
 from bot.health import health_config
+from bot.observe import job_context, job_ran
 from bot.settings import Settings
 from core.adapters.history import SqlHistory
 from core.domain.health import HealthReport
@@ -137,6 +139,8 @@ class Scheduler:
         self.triggers = {spec.name: CronTrigger(timezone=self.tz, **spec.cron) for spec in schedule}
         #: Called with the outcomes of each catch-up APScheduler runs (`passbot serve` reports).
         self.on_catch_up: Callable[[list[RunOutcome]], None] | None = None
+        #: APScheduler, while started (`/readyz` asks whether it runs).
+        self.aps: AsyncIOScheduler | None = None
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -176,6 +180,13 @@ class Scheduler:
         return outcomes
 
     async def _run(self, job: str, key: str, *, record: bool) -> RunOutcome:
+        started = time.perf_counter()
+        with job_context():
+            outcome = await self._run_once(job, key, record=record)
+            job_ran(outcome, time.perf_counter() - started)
+        return outcome
+
+    async def _run_once(self, job: str, key: str, *, record: bool) -> RunOutcome:
         ended = "failed"
         try:
             data = await self._produce(job)
@@ -183,8 +194,7 @@ class Scheduler:
             ended = "done"
             return RunOutcome(job, key, POSTED if posted else NOTHING, data, posted_id=posted_id)
         except CoreError as err:
-            logger.warning("scheduled %s (%s) failed: %s", job, key, err)
-            return RunOutcome(job, key, FAILED, error=err)
+            return RunOutcome(job, key, FAILED, error=err)  # logged by job_ran
         finally:
             if record:
                 self.ledger.finish_run(job, key, at=self.clock.now(), status=ended)
@@ -269,6 +279,7 @@ class Scheduler:
             max_instances=1,
         )
         aps.start()
+        self.aps = aps
         return aps
 
 

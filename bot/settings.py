@@ -3,16 +3,48 @@ the environment; secrets are SecretStr so they never reach a repr, a log or a me
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The most days a reconciliation may look back (`--days`, PASSBOT_LOOKBACK_DAYS): ten years.
+MAX_DAYS = 3650
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+_API_VERSION = re.compile(r"v(?:1|X|\d{4}-\d{2}-\d{2})")
+
+
+def check_url(value: str) -> str:
+    """An http(s) URL with a host (and a valid port), or ValueError saying what is wrong."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"not a URL: {value!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL with a host: {value!r}")
+    del port
+    return value
+
+
+def check_port(value: int | None) -> int | None:
+    """A TCP port, 1–65535 (None: not set)."""
+    if value is not None and not 1 <= value <= 65535:
+        raise ValueError(f"{value} is not a TCP port (1-65535)")
+    return value
 
 
 class Settings(BaseSettings):
     """passbot's configuration: the environment (and a `.env` file) by the contract's names."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # An empty value counts as not set (cli-contract.md, Settings).
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
@@ -46,13 +78,94 @@ class Settings(BaseSettings):
     passbot_now: datetime | None = None
     #: How many Stripe accounts are read at once.
     passbot_concurrency: int = 8
+    #: Logging: a level, and `text` (one line, key=value) or `json` (one object a line).
+    passbot_log_level: str = "INFO"
+    passbot_log_format: str = "text"
+    #: In Socket Mode, where `/healthz`, `/readyz` and `/metrics` are served (off when unset).
+    passbot_health_port: int | None = None
+    #: HTTP mode's port when `--port` is not given (platforms that assign one set PORT).
+    port: int | None = None
+    #: The watch: seconds between reads of Stripe's Events API (one request per account).
+    passbot_watch_interval: float = 60.0
+    #: The watch: seconds after payment a purchase may go without its pass before it is posted.
+    passbot_watch_grace: float = 180.0
+    #: Verifies Stripe's signature on `POST /stripe/webhook` (HTTP mode; `whsec_…`).
+    passbot_stripe_webhook_secret: SecretStr | None = None
 
     @field_validator("passbot_lookback_days")
     @classmethod
-    def _positive_days(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("PASSBOT_LOOKBACK_DAYS must be at least 1")
+    def _days(cls, value: int) -> int:
+        if not 1 <= value <= MAX_DAYS:
+            raise ValueError(f"must be 1 to {MAX_DAYS} days")
         return value
+
+    @field_validator("passbot_watch_interval", "passbot_watch_grace")
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError("must be a number of seconds greater than 0")
+        return value
+
+    @field_validator("passbot_concurrency")
+    @classmethod
+    def _concurrency(cls, value: int) -> int:
+        if not 1 <= value <= 64:
+            raise ValueError("must be 1 to 64")
+        return value
+
+    @field_validator(
+        "slack_api_url",
+        "stripe_api_base",
+        "sanity_api_host",
+        "clerk_api_url",
+        "passbot_webhook_url",
+        "passbot_webhook_probe_url",
+    )
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return check_url(value) if value is not None else None
+
+    @field_validator("passbot_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"not a time zone: {value!r} (e.g. Europe/Oslo)") from None
+        return value
+
+    @field_validator("sanity_api_version")
+    @classmethod
+    def _api_version(cls, value: str) -> str:
+        if not _API_VERSION.fullmatch(value):
+            raise ValueError(f"not a Sanity API version: {value!r} (e.g. v2025-02-19)")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("not an app-level token (they start with xapp-)")
+        return value
+
+    @field_validator("passbot_log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"not a log level: {value!r} (one of {', '.join(LOG_LEVELS)})")
+        return value.upper()
+
+    @field_validator("passbot_log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"not a log format: {value!r} (text or json)")
+        return value.lower()
+
+    @field_validator("passbot_health_port", "port")
+    @classmethod
+    def _port(cls, value: int | None) -> int | None:
+        return check_port(value)
 
     @property
     def approvers(self) -> frozenset[str]:

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.domain.findings import Finding
 from core.domain.health import HealthReport
 from core.domain.summary import EarlyWarning, Summary
+from core.domain.watch import WatchAlert
 from core.errors import UpstreamError
 from core.usecases.approvals import Approvals
 from core.usecases.proposals import Offer
@@ -26,6 +27,7 @@ from handlers.blocks.health import build_health_card
 from handlers.blocks.kit import Message
 from handlers.blocks.summary import FIX_ALL_MAX, build_summary_post, finding_order
 from handlers.blocks.warning import build_warning_post
+from handlers.blocks.watch import build_watch_post
 from handlers.messages import post
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,15 @@ class SlackPoster:
         catalogue = await self.approvals.services.catalogue()
         schools = {t.id: t.name for t in catalogue.tenants}
         main, thread = build_warning_post(warning, offers, schools=schools, tz=self.tz)
+        return await self._post(main, thread)
+
+    async def post_watch(self, alert: WatchAlert) -> str | None:
+        """The watch's alert: purchases without a pass after the grace period, each with its fix
+        (those PASSBOT_AUTOFIX fixed, one line each)."""
+        offers = await self._offers(alert.open_findings)
+        catalogue = await self.approvals.services.catalogue()
+        schools = {t.id: t.name for t in catalogue.tenants}
+        main, thread = build_watch_post(alert, offers, schools=schools, tz=self.tz)
         return await self._post(main, thread)
 
     async def post_health(self, report: HealthReport) -> str | None:

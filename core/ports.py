@@ -28,6 +28,7 @@ from core.domain.models import (
     WebhookLog,
 )
 from core.domain.summary import EarlyWarning, Summary
+from core.domain.watch import Seen, WatchAlert
 
 
 class Clock(Protocol):
@@ -339,4 +340,59 @@ class ApprovalStore(Protocol):
 
     def presses(self, limit: int = 50) -> list[Press]:
         """The newest presses first."""
+        ...
+
+
+# ------------------------------------------------------------------------------ the watch
+
+
+class EventFeed(Protocol):
+    """Stripe's Events API, read forward from a cursor (the watch)."""
+
+    async def new_events(
+        self, account: str | None, *, types: Sequence[str], after: str | None, since: datetime
+    ) -> list[JSON]:
+        """Events of these types on one account newer than event `after` (or, without it or
+        when Stripe no longer has it, created at or after `since`), oldest first."""
+        ...
+
+
+class WatchState(Protocol):
+    """What the watch remembers in passbot's state database: a cursor per Stripe account, and
+    the purchases it follows until their grace period ends. Shared by replicas."""
+
+    def cursor(self, account: str) -> tuple[str, int] | None:
+        """The last event seen on the account (`""` the platform): its id and `created`."""
+        ...
+
+    def advance(self, account: str, event_id: str, created: int, *, at: datetime) -> None:
+        """Move the account's cursor forward (never back: a slower replica cannot rewind it)."""
+        ...
+
+    def follow(self, purchases: Sequence[Seen], *, at: datetime) -> int:
+        """Follow these purchases (those already followed are ignored); how many are new."""
+        ...
+
+    def due(self, now: datetime, *, limit: int = 100) -> list[Seen]:
+        """Followed purchases whose grace period has ended and that are not settled."""
+        ...
+
+    def next_due(self) -> datetime | None:
+        """When the next followed purchase's grace period ends."""
+        ...
+
+    def settle(self, sessions: Sequence[str], *, outcome: str, at: datetime) -> None:
+        """Stop following these purchases: `fulfilled`, `alerted`, `not_pass`, `gone`, …"""
+        ...
+
+    def alerted_since(self, since: datetime) -> int:
+        """Purchases alerted (no pass after the grace period) paid at or after `since`."""
+        ...
+
+
+class WatchPoster(Protocol):
+    """Where the watch posts purchases without a pass (PASSBOT_CHANNEL)."""
+
+    async def post_watch(self, alert: WatchAlert) -> str | None:
+        """Post the alert, its fixes offered; the message id."""
         ...

@@ -20,7 +20,10 @@ fifth for the control routes, each on a free port:
 * ``GET /_sandbox/requests`` — the ``requests`` counts alone (cheap whatever the world's size);
 * ``GET /_sandbox/slack/log?after=N`` — ``slack.log`` from its N-th entry on (cheap polling);
 * ``GET /_sandbox/sanity/queries`` — the GROQ queries Sanity received, oldest first, each as
-  ``{"query", "params"}`` (the latest 10,000; a new world starts a new list).
+  ``{"query", "params"}`` (the latest 10,000; a new world starts a new list);
+* ``POST /_sandbox/purchase`` — a paid purchase now (sandbox/checkout.py), ``{"session": …}``;
+* ``POST /_sandbox/stripe/webhook_delivery`` — ``{url, secret}``: where Stripe's events are
+  delivered, signed (``{}`` stops it); ``GET /_sandbox/stripe/deliveries`` — each attempt.
 
 ``requests`` counts, besides the four services, ``cms`` (``POST /cms/webhook``) once it was probed.
 """
@@ -29,22 +32,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from sandbox.checkout import Checkout, PurchaseError
 from sandbox.clerk_api import ClerkService
 from sandbox.sanity_node import SanityNode
+from sandbox.slack_api import APP_TOKEN as SLACK_SANDBOX_APP_TOKEN
 from sandbox.slack_api import SlackService, SlackState
 from sandbox.slack_api import fault_body as slack_fault_body
 from sandbox.stripe_api import StripeService
 from sandbox.stripe_store import StripeStore
 from sandbox.traffic import Traffic, drop_connection, traffic_middleware
-from sandbox.world import SandboxError, WorldError, check_world, parse_instant
+from sandbox.world import SandboxError, WorldError, check_world, world_now
 
 SLACK_BOT_TOKEN = "xoxb-0000000000-sandbox-bot-token"  # noqa: S105 - a fake, sandbox-only token
-SLACK_APP_TOKEN = "xapp-1-A0PASSBOT-sandbox-app-token"  # noqa: S105
+SLACK_APP_TOKEN = SLACK_SANDBOX_APP_TOKEN
 SLACK_SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105
 SANITY_API_TOKEN = "sk-sandbox-sanity-token"  # noqa: S105
 SANITY_API_VERSION = "v2025-02-19"
@@ -72,7 +77,7 @@ class Loaded:
     def build(cls, world: dict[str, Any], latency_ms: int) -> Loaded:
         check_world(world)
         world = {key: value for key, value in world.items() if key != "requests"}
-        now = parse_instant(world["now"]) if world.get("now") else None
+        now = world_now(world)
         faults = [dict(fault) for fault in world.get("faults", [])]
         return cls(
             world=world,
@@ -97,7 +102,7 @@ class Loaded:
                 if fault.get("service") == "sanity"
             ],
             "latency_ms": self.traffic.latency_ms,
-            "now": self.world.get("now"),
+            "now": self.now.isoformat() if self.now is not None else None,
         }
 
 
@@ -111,6 +116,7 @@ class Sandbox:
         self.url = ""
         self.latency_ms = latency_ms
         self._loaded: Loaded | None = None
+        self._checkout: Checkout | None = None
         self._node: SanityNode | None = None
         self._runners: list[web.AppRunner] = []
         self._bases: dict[str, str] = {}
@@ -150,6 +156,23 @@ class Sandbox:
             await self.close()
             raise
         self._loaded = loaded
+        self._checkout = self._new_checkout(loaded)
+
+    def _new_checkout(self, loaded: Loaded) -> Checkout:
+        node = self._node
+        assert node is not None
+
+        def now() -> datetime:
+            return loaded.now or datetime.now(tz=UTC)
+
+        return Checkout(world=loaded.world, stripe=loaded.stripe, now=now, write=node.write)
+
+    @property
+    def checkout(self) -> Checkout:
+        """The checkout simulator of the loaded world (sandbox/checkout.py)."""
+        if self._checkout is None:
+            raise SandboxError("the sandbox has no world loaded")
+        return self._checkout
 
     async def _serve(self, app: web.Application) -> str:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -165,6 +188,8 @@ class Sandbox:
         if self._closed:
             return
         self._closed = True
+        if self._checkout is not None:
+            await self._checkout.close()
         await self._slack.close_sockets()
         for runner in reversed(self._runners):
             await runner.cleanup()
@@ -209,7 +234,7 @@ class Sandbox:
         if webhook_url:
             out["PASSBOT_WEBHOOK_URL"] = str(webhook_url)
         out["PASSBOT_WEBHOOK_PROBE_URL"] = f"{self.url}/cms/webhook"
-        if loaded.world.get("now"):
+        if loaded.now is not None:
             out["PASSBOT_NOW"] = str(loaded.world["now"])
         out["SANDBOX_URL"] = self.url
         return out
@@ -232,7 +257,10 @@ class Sandbox:
         if self._node is None:
             raise SandboxError("the sandbox is closed")
         await self._node.load(loaded.sanity_payload())
+        if self._checkout is not None:
+            await self._checkout.close()
         self._loaded = loaded
+        self._checkout = self._new_checkout(loaded)
 
     async def push_socket_envelope(
         self,
@@ -285,6 +313,9 @@ class Sandbox:
         app.router.add_get("/_sandbox/requests", self._get_requests)
         app.router.add_get("/_sandbox/slack/log", self._get_slack_log)
         app.router.add_get("/_sandbox/sanity/queries", self._get_sanity_queries)
+        app.router.add_post("/_sandbox/purchase", self._post_purchase)
+        app.router.add_post("/_sandbox/stripe/webhook_delivery", self._post_delivery)
+        app.router.add_get("/_sandbox/stripe/deliveries", self._get_deliveries)
 
         responses = web.Application(
             middlewares=[
@@ -353,6 +384,27 @@ class Sandbox:
 
     async def _get_sanity_queries(self, _request: web.Request) -> web.Response:
         return web.json_response(await self.sanity_queries())
+
+    async def _post_purchase(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            session = self.checkout.purchase(body)
+        except (ValueError, PurchaseError) as error:
+            message = str(error) if isinstance(error, PurchaseError) else "the body is not JSON"
+            return web.json_response({"error": message}, status=400)
+        return web.json_response({"session": session})
+
+    async def _post_delivery(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json() if request.can_read_body else None
+            self.checkout.configure_delivery(body)
+        except (ValueError, PurchaseError) as error:
+            message = str(error) if isinstance(error, PurchaseError) else "the body is not JSON"
+            return web.json_response({"error": message}, status=400)
+        return web.json_response({"ok": True})
+
+    async def _get_deliveries(self, _request: web.Request) -> web.Response:
+        return web.json_response(list(self.checkout.deliveries))
 
     async def _get_settings(self, _request: web.Request) -> web.Response:
         return web.json_response(self.settings())

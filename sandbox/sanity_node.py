@@ -89,6 +89,15 @@ class SanityNode:
                 error = answer.get("error", {}) if isinstance(answer, dict) else {}
                 raise WorldError(str(error.get("description") or answer))
 
+    async def write(self, documents: list[dict[str, Any]]) -> None:
+        """Create documents that do not exist yet, as another client (the platform's webhook)
+        would: not counted in ``requests``; system fields (``_rev``, times) set by the server."""
+        body = json.dumps({"documents": documents}).encode("utf-8")
+        async with self._session.post(
+            "/_sandbox/write", data=io.BytesIO(body), headers={"Content-Type": "application/json"}
+        ) as response:
+            response.raise_for_status()
+
     async def dump(self) -> dict[str, Any]:
         """The documents, request counts and fault counts of the Sanity server."""
         async with self._session.get("/_sandbox/dump") as response:

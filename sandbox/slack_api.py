@@ -5,10 +5,10 @@ Web API: ``POST`` (or ``GET``) ``/api/<method>`` with a form or JSON body and
 ``{"ok": true, …}`` / ``{"ok": false, "error": …}`` for ``auth.test``, ``chat.postMessage``,
 ``chat.update``, ``chat.postEphemeral``, ``chat.getPermalink``, ``users.info``,
 ``users.lookupByEmail``, ``usergroups.users.list``, ``conversations.info``, ``conversations.open``,
-``views.open``/``views.update``/``views.push`` and ``apps.connections.open`` (which needs an
-``xapp-`` token); any other method answers ``unknown_method``. Users, channels and user groups come
-from the world's ``slack`` section; a channel may be named by id, by name (with or without ``#``),
-or by a user id (a DM).
+``views.open``/``views.update``/``views.push`` and ``apps.connections.open`` (which needs the
+sandbox's ``xapp-`` token); any other method answers ``unknown_method``. Users, channels and user
+groups come from the world's ``slack`` section; a channel may be named by id, by name (with or
+without ``#``), or by a user id (a DM).
 
 Every Web API call and every ``response_url`` post is appended to the log (``slack.log`` in a dumped
 world) as ``{"method", "args", "ts"}`` (``response_url`` posts: ``{"method": "response_url", "id",
@@ -44,6 +44,9 @@ TEAM_NAME = "passbot sandbox"
 BOT_USER_ID = "U0PASSBOT"
 BOT_ID = "B0PASSBOT"
 APP_ID = "A0PASSBOT"
+#: The one app-level token this Slack knows: `apps.connections.open` refuses any other
+#: (`invalid_auth`), as Slack refuses a revoked or mistyped one.
+APP_TOKEN = "xapp-1-A0PASSBOT-sandbox-app-token"  # noqa: S105 - a fake, sandbox-only token
 WORKSPACE_URL = "https://passbot-sandbox.slack.com/"
 _JSON_ARGS = ("blocks", "attachments", "view", "metadata")
 
@@ -221,6 +224,8 @@ class SlackService:
         if method == "apps.connections.open":
             if not token.startswith("xapp-"):
                 raise SlackApiError("not_allowed_token_type")
+            if token != APP_TOKEN:
+                raise SlackApiError("invalid_auth")
             ticket = uuid.uuid4()
             return {"url": f"{self.ws_base()}/link/?ticket={ticket}&app_id={APP_ID}"}
         handler = self._methods.get(method)

@@ -44,6 +44,17 @@ class Listing:
     def __len__(self) -> int:
         return len(self.items)
 
+    def add(self, item: Item) -> None:
+        """Put a new object in its place (newest first; before older ones of the same second,
+        as a later object of the world would be). Indexes are rebuilt on their next use."""
+        key = -_created(item)
+        at = bisect.bisect_left(self._keys, key)
+        self.items.insert(at, item)
+        self._keys.insert(at, key)
+        for n in range(at, len(self.items)):
+            self.position[str(self.items[n]["id"])] = n
+        self._indexes.clear()
+
     def bounds(self, created: CreatedRange) -> tuple[int, int]:
         """The positions ``[lo, hi)`` whose ``created`` lies in the range."""
         lo, hi = 0, len(self._keys)
@@ -162,6 +173,24 @@ class StripeStore:
         self.account_listing = Listing(
             a for a in self.accounts.values() if a["id"] != self.platform
         )
+
+    def add(self, kind: str, item: Item) -> None:
+        """Add one new object (``checkout_sessions``, ``payment_intents``, ``charges`` or
+        ``events``, with its sandbox-only ``account``) to its account's scope."""
+        scope = self._scope_of(item.get("account"))
+        if kind == "checkout_sessions":
+            scope.sessions.append(item)
+            scope.session_by_id[item["id"]] = item
+            scope.session_listing.add(item)
+        elif kind == "payment_intents":
+            scope.payment_intents[item["id"]] = item
+        elif kind == "charges":
+            scope.charges[item["id"]] = item
+        elif kind == "events":
+            scope.events.append(item)
+            scope.event_listing.add(item)
+        else:
+            raise ValueError(f"cannot add {kind}")
 
     def _scope_of(self, account: Any) -> Scope:
         key = account if isinstance(account, str) and account else self.platform

@@ -16,6 +16,10 @@ SERVICES = ("stripe", "sanity", "clerk", "slack")
 """The services a world describes and faults can target."""
 
 
+LIVE = "live"
+"""A world's ``now`` that reads the wall clock (the sandbox's and the bot's)."""
+
+
 class SandboxError(RuntimeError):
     """The sandbox cannot run: Node or its modules are missing, or a server failed to start."""
 
@@ -40,6 +44,14 @@ def load_world_file(path: str | Path) -> dict[str, Any]:
         raise WorldError(f"world file {path} is not JSON: {exc}") from exc
     check_world(world)
     return world  # type: ignore[no-any-return]
+
+
+def world_now(world: dict[str, Any]) -> datetime | None:
+    """The world's fixed clock; None when it reads the wall clock (no ``now``, or ``"live"``)."""
+    now = world.get("now")
+    if not now or now == LIVE:
+        return None
+    return parse_instant(str(now))
 
 
 def parse_instant(value: str) -> datetime:
@@ -140,9 +152,9 @@ def check_world(world: Any) -> None:
         if key not in world:
             raise WorldError(f"a world needs a {key!r} section")
     now = world.get("now")
-    if now is not None:
+    if now is not None and now != LIVE:
         if not isinstance(now, str):
-            raise WorldError("now must be an ISO-8601 string")
+            raise WorldError('now must be an ISO-8601 string or "live"')
         try:
             parse_instant(now)
         except ValueError as exc:
@@ -160,3 +172,14 @@ def check_world(world: Any) -> None:
     if cms.get("probe") is not None and not isinstance(cms["probe"], dict):
         raise WorldError("cms.probe must be an object")
     _check_faults(world.get("faults", []))
+    _check_delivery(world["stripe"].get("webhook_delivery"))
+
+
+def _check_delivery(delivery: Any) -> None:
+    if delivery is None:
+        return
+    if not isinstance(delivery, dict):
+        raise WorldError("stripe.webhook_delivery must be an object")
+    for key in ("url", "secret"):
+        if not isinstance(delivery.get(key), str) or not delivery[key]:
+            raise WorldError(f"stripe.webhook_delivery.{key} must be a non-empty string")

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from core.adapters import wire
+from core.adapters import telemetry, wire
 from core.adapters.memo import ModelMemo
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy, send_with_retry, transport_error
 from core.domain.findings import CreateDoc, Operation
@@ -272,6 +272,12 @@ class SanityPasses:
         """
         if not operations:
             return Applied(transaction_id=None)
+        applied = await self._apply(operations, transaction_id=transaction_id)
+        if applied.created or applied.patched:
+            telemetry.fix_applied()
+        return applied
+
+    async def _apply(self, operations: Sequence[Operation], *, transaction_id: str) -> Applied:
         ids = _ids(op.id for op in operations)
         shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
         action = f"writing {shown}"
@@ -281,13 +287,17 @@ class SanityPasses:
             "visibility": "sync",
             "transactionId": transaction_id,
         }
+        telemetry.service_request(SERVICE)
         try:
             response = await self._client.post(self._path("mutate"), params=params, json=body)
         except httpx.TransportError as exc:
+            telemetry.service_error(SERVICE)
             # The request may or may not have reached Sanity: find out by reading.
             return await self._settle(
                 operations, transaction_id, transport_error(SERVICE, exc, action=action)
             )
+        if response.status_code != 200:
+            telemetry.service_error(SERVICE)
         if response.status_code == 200:
             results = _results(response)
             try:

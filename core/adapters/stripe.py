@@ -3,9 +3,9 @@
 Read-only. A connected account is read with `stripe_account=` on each request (`None` is the
 platform account, domain.md §2.2). Checkout Sessions are listed a page at a time — one request
 per page of up to 100, with the PaymentIntent and its latest Charge expanded so that refunds
-and disputes cost no further calls. Retries are stripe-python's own (`max_network_retries`,
-set explicitly in `make_stripe_client`: 409, 5xx, connection errors) plus ours for rate limits
-(429, honouring `Retry-After`), which stripe-python does not retry. Every `stripe.StripeError`
+and disputes cost no further calls. Retries are passbot's one policy (core.adapters.retry: 429
+honouring `Retry-After`, 409, 5xx, connection errors), so stripe-python's own are off
+(`max_network_retries=0` in `make_stripe_client`). Every `stripe.StripeError`
 leaves this module as an `UpstreamError("stripe", …)` whose message names what failed and the
 account, never the key.
 """
@@ -25,7 +25,13 @@ from stripe.params import EventListParams, WebhookEndpointListParams
 from stripe.params.checkout import SessionListParams
 
 from core.adapters import wire
-from core.adapters.retry import DEFAULT_RETRY, RetryPolicy
+from core.adapters.retry import (
+    DEFAULT_RETRY,
+    RetryPolicy,
+    Verdict,
+    call_with_retry,
+    parse_retry_after,
+)
 from core.domain.models import JSON, CheckoutSession
 from core.errors import UpstreamError
 
@@ -35,6 +41,8 @@ SERVICE = "stripe"
 SESSION_EXPAND = ["data.payment_intent", "data.payment_intent.latest_charge"]
 RETRIEVE_EXPAND = ["payment_intent", "payment_intent.latest_charge"]
 MAX_PAGE = 100
+#: Seconds per Stripe request (stripe-python's default of 80 let a hung Stripe stall `check`).
+STRIPE_TIMEOUT = 30.0
 
 _KEY = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*]+")
 
@@ -48,8 +56,8 @@ def make_stripe_client(
     api_key: str,
     *,
     api_base: str,
-    max_network_retries: int = 3,
-    timeout: float = 30.0,
+    max_network_retries: int = 0,
+    timeout: float = STRIPE_TIMEOUT,
     http_client: stripe.HTTPClient | None = None,
 ) -> stripe.StripeClient:
     """A `StripeClient` on httpx with explicit retries.
@@ -57,8 +65,9 @@ def make_stripe_client(
     Args:
         api_key: `STRIPE_API_KEY` (a restricted read-only key is enough).
         api_base: `STRIPE_API_BASE`, e.g. `https://api.stripe.com`.
-        max_network_retries: stripe-python retries 409, 5xx and connection errors this often.
-        timeout: seconds per request (for the default HTTP client).
+        max_network_retries: stripe-python's own retries; none, as passbot's policy retries.
+        timeout: seconds per request (for the default HTTP client): Stripe's documented 30 s,
+            not stripe-python's 80 s default.
         http_client: the HTTP client to use; by default a new `stripe.HTTPXClient()`, which the
             caller closes with `await client.close_async()` — pass your own to keep hold of it.
     """
@@ -87,7 +96,7 @@ class StripePayments:
         mode: `live` or `test` (see `stripe_mode`).
         page_size: sessions per list request, at most 100.
         concurrency: the most accounts `find_session` asks at once.
-        retry: how rate-limited (429) reads are retried.
+        retry: how failed reads are retried.
         """
         self._client = client
         self._mode = mode
@@ -281,34 +290,36 @@ class StripePayments:
 async def _read(
     call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, action: str, account: str | None
 ) -> T:
-    """One Stripe read, retried on 429 honouring `Retry-After` (stripe-python retries 409, 5xx
-    and connection errors itself, but not rate limits). Reads only: passbot never writes to
-    Stripe."""
-    waited = 0.0
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return await call()
-        except stripe.RateLimitError as exc:
-            delay = _retry_after(exc)
-            delay = (
-                min(delay, policy.max_retry_after) if delay is not None else policy.backoff(attempt)
-            )
-            if attempt == policy.attempts or waited + delay > policy.budget:
-                raise stripe_error(exc, action=action, account=account) from exc
-            waited += delay
-            await policy.sleep(delay)
-        except stripe.StripeError as exc:
-            raise stripe_error(exc, action=action, account=account) from exc
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _retry_after(exc: stripe.StripeError) -> float | None:
-    headers = exc.headers or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    """One Stripe read under passbot's retry policy (core.adapters.retry): 429 (honouring
+    `Retry-After`), 409, 5xx and connection errors are retried, as Stripe advises and as its
+    `Stripe-Should-Retry` header says; anything else fails at once. Reads only: passbot never
+    writes to Stripe."""
     try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+        return await call_with_retry(
+            call, judge=_judge, service=SERVICE, action=action, policy=policy
+        )
+    except stripe.StripeError as exc:
+        raise stripe_error(exc, action=action, account=account) from exc
+
+
+def _judge(_result: object, error: BaseException | None) -> Verdict:
+    """Whether a Stripe read that ended so is worth another try."""
+    if error is None:
+        return Verdict(False)
+    what = type(error).__name__
+    if not isinstance(error, stripe.StripeError):
+        return Verdict(False, what=what, failed=True)
+    headers = dict(error.headers or {})
+    advice = next((v for k, v in headers.items() if k.lower() == "stripe-should-retry"), None)
+    if advice in ("true", "false"):
+        retry = advice == "true"
+    else:
+        status = error.http_status
+        retry = isinstance(error, stripe.RateLimitError | stripe.APIConnectionError) or (
+            status is not None and (status == 409 or status >= 500)
+        )
+    status_text = f"HTTP {error.http_status}" if error.http_status else what
+    return Verdict(retry, parse_retry_after(headers), status_text, True)
 
 
 def _options(account: str | None) -> stripe.RequestOptions:

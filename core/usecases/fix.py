@@ -6,6 +6,7 @@ would be written; applying writes it as one Sanity transaction and records it in
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from core.domain.reconcile import reconcile
 from core.errors import NotFoundError, RefusedError, UsageError
 from core.ports import Applied, AuditEntry, AuditLog, Related
 from core.usecases.reading import Reader, facts_from
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,18 +167,22 @@ class Fixes:
         source: str = "cli",
         alternative: str | None = None,
         expect: Callable[[FixPlan], None] | None = None,
+        look_first: Sequence[str | None] = (),
     ) -> FixOutcome:
         """Re-derive the fix from the current state, apply it as one transaction, audit it.
 
         `expect`, if given, is called with the re-derived plan before anything is written; it
         raises (StaleFixError, say) to write nothing — how an approval checks that the plan is
-        still the one it was shown.
+        still the one it was shown. `look_first`: the accounts the session is likely on, asked
+        before every school's (as for a preview).
 
         Raises:
             RefusedError: no safe fix exists, or the modes disagree (FM-09).
             StaleFixError: the documents changed while it was being applied.
         """
-        purchase, session, related = await self.judge(session_id, actor=actor)
+        purchase, session, related = await self.judge(
+            session_id, actor=actor, look_first=look_first
+        )
         plan = plan_fix(purchase, alternative=alternative)
         if expect is not None:
             expect(plan)
@@ -204,6 +211,19 @@ class Fixes:
                 )
             )
         document = _written(plan, result)
+        logger.info(
+            "fix applied",
+            extra={
+                "session": session.id,
+                "kinds": [f.kind.value for f in plan.resolves],
+                "documents_created": list(result.created),
+                "documents_patched": list(result.patched),
+                "transaction": result.transaction_id,
+                "audit_id": audit_id,
+                "actor": actor,
+                "source": source,
+            },
+        )
         return FixOutcome(session.id, plan, purchase, True, document, result, audit_id)
 
 

@@ -109,6 +109,7 @@ class Services:
         source: str = "cli",
         alternative: str | None = None,
         expect: Callable[[FixPlan], None] | None = None,
+        look_first: Sequence[str | None] = (),
     ) -> FixOutcome:
         """Re-derive the fix, apply it as one transaction, audit it (core/usecases/fix.py)."""
         return await self.fixes.apply(
@@ -118,6 +119,7 @@ class Services:
             source=source,
             alternative=alternative,
             expect=expect,
+            look_first=look_first,
         )
 
     def recent_audit(self, limit: int = 20) -> list[AuditEntry]:

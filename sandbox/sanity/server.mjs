@@ -989,6 +989,25 @@ async function serveControl(req, res, url) {
     }
     return send(res, 200, await load(body))
   }
+  if (url.pathname === '/_sandbox/write' && req.method === 'POST') {
+    // Another client's writes (the platform's webhook): createIfNotExists, not counted.
+    let body
+    try {
+      body = JSON.parse(await readBody(req))
+    } catch {
+      throw nestedError(400, 'httpBadRequest', 'write body is not JSON')
+    }
+    const documents = Array.isArray(body && body.documents) ? body.documents : []
+    let written = 0
+    for (const doc of documents) {
+      if (!doc || typeof doc._id !== 'string' || !ID_PATTERN.test(doc._id)) continue
+      if (state.docs.has(doc._id)) continue
+      const stamp = nowStamp()
+      writeDocument(doc._id, {_createdAt: stamp, _updatedAt: stamp, ...doc, _rev: randomId()})
+      written++
+    }
+    return send(res, 200, {ok: true, written})
+  }
   if (url.pathname === '/_sandbox/dump' && req.method === 'GET') return send(res, 200, dump())
   if (url.pathname === '/_sandbox/requests' && req.method === 'GET') {
     return send(res, 200, {requests: Object.fromEntries(state.requests)})

@@ -106,10 +106,35 @@ _BOTH_2 = (
     "CREATE INDEX IF NOT EXISTS audit_session ON audit (session)",
 )
 
+# The watch (issue 13): a cursor per Stripe account, and the purchases followed until their grace
+# period ends (core/adapters/watch_state.py).
+_SQLITE_3 = (
+    """CREATE TABLE IF NOT EXISTS watch_cursor (
+    account TEXT PRIMARY KEY, event_id TEXT NOT NULL, event_created INTEGER NOT NULL,
+    updated_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS watch_purchase (
+    session TEXT PRIMARY KEY, account TEXT NOT NULL, event_id TEXT NOT NULL,
+    paid_at TEXT NOT NULL, due_at TEXT NOT NULL, first_seen TEXT NOT NULL, outcome TEXT,
+    settled_at TEXT)""",
+    "CREATE INDEX IF NOT EXISTS watch_purchase_due ON watch_purchase (due_at)"
+    " WHERE outcome IS NULL",
+)
+_PG_3 = (
+    f"""CREATE TABLE watch_cursor (
+    account {_C} PRIMARY KEY, event_id TEXT NOT NULL, event_created BIGINT NOT NULL,
+    updated_at {_C} NOT NULL)""",
+    f"""CREATE TABLE watch_purchase (
+    session {_C} PRIMARY KEY, account TEXT NOT NULL, event_id TEXT NOT NULL,
+    paid_at {_C} NOT NULL, due_at {_C} NOT NULL, first_seen {_C} NOT NULL, outcome TEXT,
+    settled_at {_C})""",
+    "CREATE INDEX watch_purchase_due ON watch_purchase (due_at) WHERE outcome IS NULL",
+)
+
 #: version → (what it does, SQLite statements, PostgreSQL statements)
 MIGRATIONS: dict[int, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     1: ("audit, approvals, finding history, runs, reports", _SQLITE_1, _PG_1),
     2: ("indexes for the metrics and the audit by purchase", _BOTH_2, _BOTH_2),
+    3: ("the watch: cursors per Stripe account, purchases followed", _SQLITE_3, _PG_3),
 }
 LATEST = max(MIGRATIONS)
 
