@@ -8,7 +8,6 @@ service failed (named on stderr; nothing half-written).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import sys
@@ -230,6 +229,7 @@ async def _serve(
     args: argparse.Namespace, settings: Settings, services: Services, checks: ServeChecks
 ) -> int:
     """`passbot serve`: until SIGINT or SIGTERM, then at most STOP_SECONDS to wind down."""
+    import asyncio
     import signal
 
     from bot.serve import run_serve
@@ -349,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_sandbox_cli(args.world, args.dump_world, latency_ms=args.latency_ms)
         _preflight(args)
+        import asyncio
+
         return asyncio.run(_run(args))
     except (UsageError, NotFoundError) as err:
         print(f"passbot: {err}", file=sys.stderr)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Collection, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -134,6 +133,8 @@ def load_world(path: str) -> dict[str, Any]:
 
 def package_version() -> str:
     """passbot's installed version."""
+    from importlib.metadata import PackageNotFoundError, version  # for --version only
+
     try:
         return version("passbot")
     except PackageNotFoundError:
