@@ -30,6 +30,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.container import build_links
 from bot.errors import handle_error
 from bot.middleware import (
     Deliveries,
@@ -47,8 +48,10 @@ from core.usecases.approvals import Approvals
 from core.usecases.batch import FixAll
 from core.usecases.feedback import Feedback
 from core.usecases.jobs import Jobs
+from core.usecases.lookup import Lookup
 from core.usecases.services import Services
 from handlers.actions.dismiss import CardMemory
+from handlers.events.home import Homes
 
 
 class Activity:
@@ -214,6 +217,10 @@ def build_app(
                 approvals, dismissed=jobs.history.dismissed_keys if jobs is not None else None
             ),
             cards=CardMemory(),
+            lookup=Lookup(services),
+            homes=Homes(),
+            approvers=settings.approvers,
+            links=build_links(settings),
         )
     )
     app.use(require_approvers(settings.approvers, two_person=settings.passbot_two_person))

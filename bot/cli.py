@@ -13,8 +13,10 @@ import json
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot.preflight import (
     SANDBOX_KEYS,
@@ -68,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--days", type=days)
     check.add_argument("--tenant", metavar="SLUG")
     diagnose = sub.add_parser("diagnose", help="everything about one customer")
-    diagnose.add_argument("email")
+    diagnose.add_argument(
+        "email",
+        metavar="QUERY",
+        nargs="+",
+        help="an email, a cs_/pi_/ch_ id, a Sanity subscription or user id, a Clerk id, a name",
+    )
     diagnose.add_argument("--days", type=days)
     fix = sub.add_parser("fix", help="the fix for one paid Checkout Session")
     fix.add_argument("session_id")
@@ -88,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     job = sub.add_parser("job", help="run one scheduled job now, printing what it would post")
     job.add_argument("name", choices=["summary", "sweep", "health", "early_warning"])
     job.add_argument("--force", action="store_true", help="run even if its period already ran")
+    job.add_argument(
+        "--chart", metavar="OUT.png", help="sweep: also write the 35-day chart as a PNG"
+    )
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode; --http for HTTP)")
     serve.add_argument("--http", action="store_true", help="serve /slack/events and /healthz")
     serve.add_argument("--port", type=port, help="HTTP mode's port (default: PORT, else 3000)")
@@ -142,7 +152,17 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2, default=str) if args.json else text)
+    """JSON as is; text for people: in PASSBOT_TIMEZONE (named once), no internal codes."""
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    from handlers.blocks.wording import local_text
+
+    try:
+        tz: tzinfo = ZoneInfo(_settings({}).passbot_timezone)
+    except (KeyError, ValueError, UsageError):  # a bad zone is reported where it is used
+        tz = UTC
+    print(local_text(text, tz))
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:
@@ -155,7 +175,7 @@ def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:
     return show
 
 
-async def _check(args: argparse.Namespace, services: Services) -> int:
+async def _check(args: argparse.Namespace, services: Services, settings: Settings) -> int:
     from bot import render
     from core.domain.reconcile import report_json
 
@@ -165,20 +185,20 @@ async def _check(args: argparse.Namespace, services: Services) -> int:
     if _progress(args):
         print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     mode = services.payments.mode
-    _emit(args, report_json(report, mode=mode), render.render_check(report, mode=mode))
+    text = render.render_check(report, mode=mode, tz=ZoneInfo(settings.passbot_timezone))
+    _emit(args, report_json(report, mode=mode), text)
     return 1 if report.needs_attention else 0
 
 
-async def _diagnose(args: argparse.Namespace, services: Services) -> int:
-    from bot import render
-    from core.domain.diagnose import diagnosis_json
+async def _diagnose(args: argparse.Namespace, services: Services, settings: Settings) -> int:
+    """`diagnose QUERY`: an email, a Stripe, Sanity or Clerk id, or a name; several customers
+    found are listed to pick from (exit 1: a choice is needed)."""
+    from bot.lookup_cli import diagnose_command
 
-    diagnosis = await services.diagnose(args.email, days=args.days, actor=_actor(args))
-    _emit(args, diagnosis_json(diagnosis), render.render_diagnosis(diagnosis))
-    return 1 if any(f.severity.value == "critical" for f in diagnosis.findings) else 0
+    return await diagnose_command(args, services, settings, actor=_actor(args), emit=_emit)
 
 
-async def _fix(args: argparse.Namespace, services: Services) -> int:
+async def _fix(args: argparse.Namespace, services: Services, _settings: Settings) -> int:
     from bot import render
 
     alternative = "start_today" if args.start_today else None
@@ -277,7 +297,8 @@ async def _shell(args: argparse.Namespace) -> int:
     )
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Services], Coroutine[Any, Any, int]]] = {
+Command = Callable[[argparse.Namespace, Services, Settings], Coroutine[Any, Any, int]]
+COMMANDS: dict[str, Command] = {
     "check": _check,
     "diagnose": _diagnose,
     "fix": _fix,
@@ -315,7 +336,7 @@ async def _run(args: argparse.Namespace) -> int:
                 args, settings
             )
         async with build_services(settings) as services:
-            return await COMMANDS[args.command](args, services)
+            return await COMMANDS[args.command](args, services, settings)
 
 
 def _preflight(args: argparse.Namespace) -> None:

@@ -16,6 +16,7 @@ from core.adapters.probe import HttpWebhookProbe, make_probe_client
 from core.adapters.sanity import SanityPasses, make_sanity_client
 from core.adapters.store import open_store
 from core.adapters.stripe import STRIPE_TIMEOUT, StripePayments, make_stripe_client, stripe_mode
+from core.domain.links import Links
 from core.errors import UsageError
 from core.usecases.health import HealthService
 from core.usecases.services import Services
@@ -121,3 +122,11 @@ async def build_health(settings: Settings, services: Services) -> AsyncIterator[
 def build_history(settings: Settings) -> SqlHistory:
     """Finding history and scheduled-run keys, in PASSBOT_DB (the caller closes it)."""
     return open_history(settings.passbot_db)
+
+
+def build_links(settings: Settings) -> Links:
+    """Where cards and `diagnose` link: Stripe's Dashboard, the Studio, Clerk's dashboard."""
+    return Links(
+        studio_url=settings.passbot_studio_url or None,
+        clerk_dashboard_url=settings.passbot_clerk_dashboard_url or None,
+    )

@@ -20,7 +20,8 @@ Slack session, typed by a script: what the bot posts is shown as `passbot shell`
 STEPS: list[tuple[str | None, str]] = [
     ("1. 09:00 — the scheduler posts the daily summary to #passes", "run summary"),
     ("2. A customer writes: she paid and has no pass. Support asks passbot", "/fixpass {email}"),
-    ("3. An approver presses the button; the confirm dialog says what will be written", "1"),
+    # [1] is "Not a problem" beside the finding; [2] approves its fix.
+    ("3. An approver presses Approve; the confirm dialog says what will be written", "2"),
     (None, "y"),
     ("4. Who approved what: /passaudit", "/passaudit"),
 ]

@@ -16,7 +16,9 @@ import io
 import json
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.chart_cli import check_chart_path, write_chart
 from bot.container import build_services
 from bot.health import exit_status, render_health, run_health
 from bot.poster import TextPoster
@@ -41,13 +43,22 @@ async def health_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def job_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`passbot job NAME [--force]`."""
-    poster = TextPoster(out=io.StringIO()) if args.json else TextPoster()  # --json: kept quiet
+    """`passbot job NAME [--force] [--chart OUT.png]`."""
+    chart = getattr(args, "chart", None)
+    if chart:
+        check_chart_path(args.name, chart)
+    tz = ZoneInfo(settings.passbot_timezone)
+    poster = (
+        TextPoster(out=io.StringIO(), tz=tz) if args.json else TextPoster(tz=tz)
+    )  # --json: quiet
     async with (
         build_services(settings) as services,
         scheduler_for(settings, services, poster) as scheduler,
     ):
         outcome = await scheduler.run(args.name, force=args.force)
+        if chart and outcome.error is None:
+            written = await write_chart(chart, outcome.data, scheduler.jobs)
+            sys.stderr.write(f"chart: {written}\n")
     data: Any = outcome.data
     if args.json:
         _write(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from datetime import timedelta, tzinfo
+from datetime import UTC, timedelta, tzinfo
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from core.domain.findings import Finding
 from core.domain.health import HealthReport
 from core.domain.metrics import Metrics
 from core.domain.summary import EarlyWarning, SchoolSummary, Summary
+from handlers.blocks.wording import local_text
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -124,10 +125,12 @@ class TextPoster:
 
     out: TextIO = field(default_factory=lambda: sys.stdout)
     posted: list[tuple[str, Summary | EarlyWarning | HealthReport]] = field(default_factory=list)
+    #: PASSBOT_TIMEZONE: every time written is in it (named once), none in UTC.
+    tz: tzinfo = UTC
 
     def _write(self, kind: str, item: Summary | EarlyWarning | HealthReport, text: str) -> str:
         self.posted.append((kind, item))
-        self.out.write(text + "\n")
+        self.out.write(local_text(text, self.tz) + "\n")
         return f"text-{len(self.posted)}"
 
     async def post_summary(self, summary: Summary) -> str | None:

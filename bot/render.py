@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from core.domain.diagnose import Diagnosis
 from core.domain.findings import Finding, Severity
+from core.domain.links import Links
 from core.domain.models import JSON
 from core.domain.reconcile import ReconcileReport
 from core.ports import AuditEntry
@@ -15,8 +16,19 @@ from core.usecases.fix import FixOutcome
 MARK = {Severity.CRITICAL: "✖", Severity.WARNING: "!", Severity.INFO: "·"}
 
 
-def _day(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+def _day(value: datetime, tz: tzinfo = UTC) -> str:
+    """A time in the reader's zone, unlabelled: the zone is named once, at the top."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def zone_label(tz: tzinfo) -> str:
+    """`times in Europe/Oslo`: said once per text output."""
+    key = getattr(tz, "key", None)
+    return f"times in {key or tz.tzname(None) or 'UTC'}"
+
+
+def _url(url: str | None) -> str:
+    return f"  <{url}>" if url else ""
 
 
 def finding_lines(finding: Finding, *, indent: str = "  ") -> list[str]:
@@ -38,11 +50,12 @@ def finding_lines(finding: Finding, *, indent: str = "  ") -> list[str]:
     return lines
 
 
-def render_check(report: ReconcileReport, *, mode: str) -> str:
+def render_check(report: ReconcileReport, *, mode: str, tz: tzinfo = UTC) -> str:
     """The daily summary as text."""
     rate = report.fulfilment_rate
+    start, end = _day(report.window.start, tz), _day(report.window.end, tz)
     lines = [
-        f"passbot check — {_day(report.window.start)} → {_day(report.window.end)} ({mode} mode)",
+        f"passbot check — {start} → {end} ({mode} mode; {zone_label(tz)})",
         "accounts: "
         + ", ".join(
             (f"{a.account} ({a.tenant}) " if a.tenant else f"{a.account} ")
@@ -63,20 +76,26 @@ def render_check(report: ReconcileReport, *, mode: str) -> str:
     return "\n".join(lines)
 
 
-def render_diagnosis(diagnosis: Diagnosis) -> str:
-    """`/fixpass EMAIL` as text."""
+def render_diagnosis(diagnosis: Diagnosis, *, tz: tzinfo = UTC, links: Links | None = None) -> str:
+    """`/fixpass EMAIL` as text: times in `tz` (named once), each id with its link."""
+    links = links or Links()
     c = diagnosis.customer
-    lines = [f"Customer {c.email}"]
+    lines = [f"Customer {c.email}  ({zone_label(tz)})"]
     if c.users:
         for u in c.users:
             lines.append(
                 f"  Sanity user {u.id}  clerkId={u.clerk_id}  tenant={u.tenant_id}  role={u.role}"
             )
+            for url in (links.user(u.id), links.clerk_user(u.clerk_id)):
+                if url:
+                    lines.append(f"      {url}")
     else:
         lines.append("  no Sanity user has this email")
     if c.clerk_users:
         for cu in c.clerk_users:
-            lines.append(f"  Clerk account {cu.id}  {', '.join(cu.emails)}")
+            lines.append(
+                f"  Clerk account {cu.id}  {', '.join(cu.emails)}{_url(links.clerk_user(cu.id))}"
+            )
     else:
         lines.append("  no Clerk account has this email")
     lines.append("")
@@ -91,9 +110,13 @@ def render_diagnosis(diagnosis: Diagnosis) -> str:
             " (linked by email only)" if p.session.id in diagnosis.linked_by_email_only else ""
         )
         lines.append(
-            f"  {_day(p.session.created)}  {p.pass_name or p.session.pass_id}  {amount}  "
+            f"  {_day(p.session.created, tz)}  {p.pass_name or p.session.pass_id}  {amount}  "
             f"{p.tenant}  {p.session.id}  → {p.status}{email_only}"
         )
+        lines.append(f"      stripe: {links.stripe_payment(p.session)}")
+        for sub_id in p.subscriptions[:2]:
+            if url := links.subscription(sub_id):
+                lines.append(f"      pass:   {url}")
     if not diagnosis.purchases:
         lines.append("  none in the window")
     lines.append("")
@@ -102,11 +125,11 @@ def render_diagnosis(diagnosis: Diagnosis) -> str:
         sub = v.subscription
         state = "visible" if v.seen.visible else "hidden"
         state += ", usable" if v.seen.usable else ", not usable"
-        end = sub.end_date.strftime("%Y-%m-%d") if sub.end_date else "no end date"
+        end = sub.end_date.astimezone(tz).strftime("%Y-%m-%d") if sub.end_date else "no end date"
         clips = f", {sub.remaining_clips} clips" if sub.remaining_clips is not None else ""
         lines.append(
             f"  {v.pass_name} [{sub.type}{clips}, until {end}] {v.tenant}  {sub.id}"
-            f"\n      {state} — {v.seen.text}"
+            f"{_url(links.subscription(sub.id))}\n      {state} — {v.seen.text}"
         )
     if not diagnosis.passes:
         lines.append("  none")

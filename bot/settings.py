@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     passbot_health_port: int | None = None
     #: HTTP mode's port when `--port` is not given (platforms that assign one set PORT).
     port: int | None = None
+    #: The Sanity Studio's address (`https://<name>.sanity.studio`): documents on cards link there.
+    passbot_studio_url: str | None = None
+    #: The Clerk instance's dashboard address
+    #: (`https://dashboard.clerk.com/apps/<app>/instances/<instance>`): users link there.
+    passbot_clerk_dashboard_url: str | None = None
     #: The watch: seconds between reads of Stripe's Events API (one request per account).
     passbot_watch_interval: float = 60.0
     #: The watch: seconds after payment a purchase may go without its pass before it is posted.
@@ -120,6 +125,8 @@ class Settings(BaseSettings):
         "clerk_api_url",
         "passbot_webhook_url",
         "passbot_webhook_probe_url",
+        "passbot_studio_url",
+        "passbot_clerk_dashboard_url",
     )
     @classmethod
     def _url(cls, value: str | None) -> str | None:

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import html
 import json
 import os
-import re
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
@@ -34,13 +33,15 @@ from bot.container import build_services
 from bot.scheduler import jobs_for
 from bot.serve import EVENTS_PATH, serving, slack_poster
 from bot.settings import Settings
+from bot.shell_input import Reader, line_reader
+from bot.shell_render import Workspace, element_text, mostly_same, render_blocks
 from bot.slack_poster import SlackPoster
 from core.usecases.jobs import Jobs
 
+__all__ = ["Reader", "Workspace", "line_reader", "render_blocks", "run_shell"]
+
 TEAM_ID = "T0SANDBOX"
 RULE = "─" * 72
-
-Reader = Callable[[str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,89 +52,7 @@ class Button:
     ts: str
     block_id: str
     element: dict[str, Any]
-
-
-@dataclass
-class Workspace:
-    """The sandbox world's Slack: users, groups and channels, for names in the rendering."""
-
-    users: dict[str, str] = field(default_factory=dict)
-    groups: dict[str, str] = field(default_factory=dict)
-    channels: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, world: dict[str, Any]) -> Workspace:
-        slack = world.get("slack") or {}
-        return cls(
-            users={u["id"]: u.get("name") or u["id"] for u in slack.get("users", [])},
-            groups={g["id"]: g.get("handle") or g["id"] for g in slack.get("usergroups", [])},
-            channels={c["id"]: c.get("name") or c["id"] for c in slack.get("channels", [])},
-        )
-
-    def channel_name(self, channel: str) -> str:
-        if channel in self.channels:
-            return "#" + self.channels[channel]
-        return channel
-
-    def text(self, mrkdwn: str) -> str:
-        """Slack mrkdwn as a terminal shows it: mentions by name, links by label, unescaped."""
-
-        def mention(match: re.Match[str]) -> str:
-            return "@" + self.users.get(match.group(1), match.group(1))
-
-        def group(match: re.Match[str]) -> str:
-            return "@" + self.groups.get(match.group(1), match.group(1))
-
-        out = re.sub(r"<@([A-Z0-9]+)(?:\|[^>]*)?>", mention, mrkdwn)
-        out = re.sub(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>", group, out)
-        out = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", out)
-        out = re.sub(r"<(?:mailto:)?[^|<>]+\|([^>]*)>", r"\1", out)
-        out = re.sub(r"<([^|<>]+)>", r"\1", out)
-        return html.unescape(out)
-
-
-def _element_text(element: dict[str, Any]) -> str:
-    text = element.get("text")
-    if isinstance(text, dict):
-        return str(text.get("text", ""))
-    return str(text or "")
-
-
-def _mostly_same(before: list[str], after: list[str]) -> bool:
-    """Whether an edit kept most lines (then only the changes are worth printing)."""
-    kept = sum(1 for line in difflib.ndiff(before, after) if line.startswith("  "))
-    return kept * 2 >= max(len(before), len(after))
-
-
-def render_blocks(
-    blocks: Sequence[dict[str, Any]], workspace: Workspace, *, number_from: int = 1
-) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
-    """Blocks as lines of text, and their buttons in order (block id, element)."""
-    lines: list[str] = []
-    buttons: list[tuple[str, dict[str, Any]]] = []
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "header":
-            lines.append(f"== {_element_text(block)} ==")
-        elif kind == "section":
-            if block.get("text"):
-                lines.extend(workspace.text(_element_text(block)).splitlines())
-            for item in block.get("fields") or []:
-                lines.append("  " + workspace.text(_element_text({"text": item})))
-        elif kind == "context":
-            parts = [workspace.text(_element_text({"text": e})) for e in block.get("elements", [])]
-            lines.extend("  " + line for line in " · ".join(parts).splitlines())
-        elif kind == "divider":
-            lines.append("- " * 30)
-        elif kind == "actions":
-            labels = []
-            for element in block.get("elements", []):
-                if element.get("type") != "button":
-                    continue
-                buttons.append((str(block.get("block_id", "")), element))
-                labels.append(f"[{number_from + len(buttons) - 1}] {_element_text(element)}")
-            lines.append("   ".join(labels))
-    return lines, buttons
+    ephemeral: bool = False  # on a private message (its press carries no `message`, as in Slack)
 
 
 class Console:
@@ -239,12 +158,10 @@ class Console:
         button = self.buttons[number - 1]
         dialog = button.element.get("confirm")
         if dialog:
-            self.say(f"┌─ {_element_text({'text': dialog.get('title')})}")
-            for line in self.workspace.text(_element_text({"text": dialog.get("text")})).split(
-                "\n"
-            ):
+            self.say(f"┌─ {element_text({'text': dialog.get('title')})}")
+            for line in self.workspace.text(element_text({"text": dialog.get("text")})).split("\n"):
                 self.say(f"│ {line}")
-            ok = _element_text({"text": dialog.get("confirm")}) or "Confirm"
+            ok = element_text({"text": dialog.get("confirm")}) or "Confirm"
             answer = await self.read(f"└─ {ok}? [y/N] ")
             if (answer or "").strip().lower() not in ("y", "yes"):
                 self.say("(cancelled: nothing sent)")
@@ -261,8 +178,9 @@ class Console:
             "trigger_id": self._trigger(),
             "team": {"id": TEAM_ID, "domain": "passbot-sandbox"},
             "channel": {"id": button.channel, "name": self.workspace.channel_name(button.channel)},
-            "message": {"type": "message", "ts": button.ts, "text": message.get("text", ""),
-                        "blocks": message.get("blocks", [])},
+            "message": None if button.ephemeral else {
+                "type": "message", "ts": button.ts, "text": message.get("text", ""),
+                "blocks": message.get("blocks", [])},
             "response_url": self._response_url(),
             "actions": [
                 {
@@ -275,6 +193,8 @@ class Console:
                 }
             ],
         }  # fmt: skip
+        if payload["message"] is None:
+            del payload["message"]
         await self._deliver({"payload": json.dumps(payload)})
 
     # ------------------------------------------------------------------ showing
@@ -283,8 +203,48 @@ class Console:
         """Print what the bot said since last time (from the sandbox's Slack log)."""
         log = (await self.dump())["slack"]["log"]
         entries, self.seen = log[self.seen :], len(log)
+        views = []
         for entry in entries:
-            self.show(entry)
+            if entry.get("method") == "views.open":
+                views.append((entry.get("args") or {}).get("view") or {})
+            else:
+                self.show(entry)
+        for view in views:
+            await self.fill(view)
+
+    async def fill(self, view: dict[str, Any]) -> None:
+        """A form the bot opened ("Not a problem?"): show it, ask each input, submit it."""
+        self.say(f"┌─ form: {element_text(view.get('title') or {})}")
+        values: dict[str, dict[str, Any]] = {}
+        for block in view.get("blocks") or []:
+            if block.get("type") == "input":
+                element = block.get("element") or {}
+                answer = await self.read(f"│ {element_text(block.get('label') or {})} ")
+                if not (answer or "").strip():
+                    self.say("└─ (cancelled: the form was closed, nothing sent)")
+                    return
+                values[str(block.get("block_id"))] = {
+                    str(element.get("action_id")): {"type": "plain_text_input", "value": answer}
+                }
+            elif block.get("type") in ("section", "context"):
+                lines, _ = render_blocks([block], self.workspace)
+                for line in lines:
+                    self.say(f"│ {line.strip()}")
+        self.say(f"└─ {element_text(view.get('submit') or {}) or 'Submit'}")
+        payload = {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID, "domain": "passbot-sandbox"},
+            "user": {"id": self.user, "username": self.workspace.users.get(self.user, self.user),
+                     "team_id": TEAM_ID},
+            "api_app_id": "A0PASSBOT",
+            "token": "sandbox-verification-token",
+            "trigger_id": self._trigger(),
+            "view": {"id": f"V{uuid.uuid4().hex[:10].upper()}", "type": "modal",
+                     "callback_id": view.get("callback_id", ""),
+                     "private_metadata": view.get("private_metadata", ""),
+                     "state": {"values": values}},
+        }  # fmt: skip
+        await self._deliver({"payload": json.dumps(payload)})
 
     def show(self, entry: dict[str, Any]) -> None:
         method, args = entry.get("method"), entry.get("args") or {}
@@ -307,7 +267,7 @@ class Console:
         if not lines:
             lines = self.workspace.text(str(args.get("text", ""))).splitlines()
         before = self.rendered.get(key) if key is not None else None
-        if method == "chat.update" and before is not None and _mostly_same(before, lines):
+        if method == "chat.update" and before is not None and mostly_same(before, lines):
             self.say(title + " (what changed):")
             for line in difflib.ndiff(before, lines):
                 if line[:1] in "+-":
@@ -323,7 +283,10 @@ class Console:
                 self.buttons = [Button(key[0], key[1], b, e) for b, e in buttons]
             elif self.buttons and (self.buttons[0].channel, self.buttons[0].ts) == key:
                 self.buttons = []
-        if buttons and key is not None:
+        if buttons and key is None:  # a private message's buttons (Share, Approve, Show)
+            ts = str(entry.get("ts"))
+            self.buttons = [Button(self.channel, ts, b, e, ephemeral=True) for b, e in buttons]
+        if buttons:
             hint = "1" if len(buttons) == 1 else f"a number from 1 to {len(buttons)}"
             self.say(f"  (type {hint} to press {'it' if len(buttons) == 1 else 'a button'})")
 
@@ -348,6 +311,13 @@ class Console:
             elif line.startswith("as "):
                 self.user = line[3:].strip() or self.user
                 self.say(f"(you are now {self.user})")
+            elif line.startswith("in "):
+                self.channel = line[3:].strip().lstrip("#") or self.channel
+                self.channel = next(
+                    (i for i, n in self.workspace.channels.items() if n == self.channel),
+                    self.channel,
+                )
+                self.say(f"(you now type in {self.workspace.channel_name(self.channel)})")
             elif line.startswith("run ") and self.run_job is not None:
                 self.say(await self.run_job(line[4:].strip()))
                 await self.activity.idle()
@@ -364,6 +334,8 @@ HELP = """Type what you would type in Slack:
   /passstats         fulfilment, time to resolve, false positives, reports
   1, 2, …            press that button of the latest message with buttons
   as U…              act as another Slack user of the world
+  in #CHANNEL | D…   type in another conversation (a DM between people: passbot answers privately)
+  Tab                completes commands
   run JOB            run a scheduled job now, as at its time: summary, sweep, early_warning, health
   quit               end (Ctrl-D too)"""
 
@@ -408,7 +380,7 @@ async def run_shell(
         env["PASSBOT_DB"] = os.environ.get("PASSBOT_DB") or str(Path(tmp.name) / "shell.db")
         env["PASSBOT_APPROVERS"] = os.environ.get("PASSBOT_APPROVERS") or _approvers(world)
         settings = make_settings(env)
-        workspace = Workspace.of(world)
+        workspace = Workspace.of(world, ZoneInfo(settings.passbot_timezone))
         me = (
             user
             or _first_approver(world, env["PASSBOT_APPROVERS"])
@@ -476,20 +448,3 @@ def _job_runner(jobs: Jobs, poster: SlackPoster) -> Callable[[str], Awaitable[st
         return f"(the {name} job ran, as the scheduler runs it)"
 
     return run
-
-
-def line_reader(stream: TextIO, out: TextIO) -> Reader:
-    """Read a line at a time without blocking the event loop; None at the end of input."""
-
-    async def read(prompt: str) -> str | None:
-        out.write(prompt)
-        out.flush()
-        line = await asyncio.to_thread(stream.readline)
-        if not line:
-            out.write("\n")
-            return None
-        if not stream.isatty():
-            out.write(line if line.endswith("\n") else line + "\n")  # echo scripted input
-        return line.rstrip("\n")
-
-    return read

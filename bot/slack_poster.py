@@ -28,7 +28,8 @@ from handlers.blocks.kit import Message
 from handlers.blocks.summary import FIX_ALL_MAX, build_summary_post, finding_order
 from handlers.blocks.warning import build_warning_post
 from handlers.blocks.watch import build_watch_post
-from handlers.messages import post
+from handlers.chart import chart_title, render_chart
+from handlers.messages import post, upload_png
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,19 @@ class SlackPoster:
         """The daily summary or the weekly sweep, its fixes offered; the rest in its thread."""
         offers = await self._offers(summary.open_findings)
         main, thread = build_summary_post(summary, offers, tz=self.tz)
-        return await self._post(main, thread)
+        ts = await self._post(main, thread)
+        if summary.daily:  # the sweep: its 35-day chart in the thread
+            await self._chart(summary, ts)
+        return ts
+
+    async def _chart(self, summary: Summary, ts: str) -> None:
+        """Upload the chart to the post's thread; a failure is logged (the post stands)."""
+        png = render_chart(summary.daily, subtitle=f"passbot weekly sweep · {summary.mode} mode")
+        try:
+            await upload_png(self.client, self.channel, png, filename="passbot-35-days.png",
+                             title=chart_title(summary.daily), thread_ts=ts)  # fmt: skip
+        except UpstreamError as err:
+            logger.warning("the sweep's chart could not be uploaded: %s", err)
 
     async def post_warning(self, warning: EarlyWarning) -> str | None:
         """The early warning, each purchase with its fix."""

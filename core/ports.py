@@ -80,6 +80,13 @@ class PaymentsSource(Protocol):
         """A connected account, as Stripe returns it (charges_enabled, payouts_enabled, …)."""
         ...
 
+    async def find_session_by_payment(
+        self, payment_id: str, *, accounts: Sequence[str | None]
+    ) -> CheckoutSession | None:
+        """The Checkout Session paid by this PaymentIntent (`pi_…`) or Charge (`ch_…`, `py_…`)
+        on whichever of `accounts` holds it, expanded like a page; None if none does."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Catalogue:
@@ -164,6 +171,15 @@ class PassStore(Protocol):
         """Whether the token may write, checked with a `dryRun` mutation (FM-11)."""
         ...
 
+    async def users_for_id(self, doc_id: str) -> list[SanityUser]:
+        """The users a document id leads to: the user with that `_id` or `clerkId`, or the
+        user a subscription with that `_id` references (by `_id` or Clerk id)."""
+        ...
+
+    async def named_users(self) -> list[SanityUser]:
+        """Every user with a name (id, name, email, Clerk id, school only): a name lookup."""
+        ...
+
 
 class UserDirectory(Protocol):
     """Clerk's Backend API."""
@@ -233,6 +249,21 @@ class RunLedger(Protocol):
     def has_run(self, job: str, period_key: str) -> bool:
         """Whether the run was claimed (and not released by a failure)."""
         ...
+
+    def last_runs(self) -> list[RunRecord]:
+        """The latest run of each job (by claim time), for the App Home."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One scheduled run: its job, period, how it ended (`claimed` while running) and when."""
+
+    job: str
+    period: str
+    status: str
+    claimed_at: datetime
+    finished_at: datetime | None = None
 
 
 class FindingHistory(Protocol):

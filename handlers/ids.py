@@ -26,6 +26,10 @@ class ActionId(StrEnum):
     FIX_APPLY_ALTERNATIVE = "fix.apply_alternative"
     FIX_ALL = "fix.apply_all"
     FINDING_DISMISS = "finding.dismiss"
+    LOOKUP_PICK = "lookup.pick"
+    CARD_SHARE = "card.share"
+    AUDIT_NEXT = "audit.next"
+    HOME_OPEN = "home.open_card"
 
 
 class BlockId(StrEnum):
@@ -36,6 +40,10 @@ class BlockId(StrEnum):
     FIX_ALL = "fix-all"
     FINDING = "finding"
     DISMISS_REASON = "dismiss-reason"
+    PICK = "pick"
+    SHARE = "share"
+    AUDIT_NEXT = "audit-next"
+    HOME_OPEN = "home-open"
 
 
 class CallbackId(StrEnum):

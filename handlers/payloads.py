@@ -117,6 +117,22 @@ class DismissValue(_Carried):
         return cls.model_validate({"k": key, "f": fix})
 
 
+class AuditNextValue(_Carried):
+    """What "Next 20" on /passaudit carries: the filter typed, and where the next page starts."""
+
+    query: str = Field(alias="q", max_length=200)
+    offset: int = Field(alias="o", ge=0, le=1_000_000)
+
+    def encode(self) -> str:
+        """The compact JSON a button's `value` holds."""
+        return json.dumps({"q": self.query, "o": self.offset}, separators=(",", ":"))
+
+    @classmethod
+    def make(cls, query: str, offset: int) -> AuditNextValue:
+        """Build a value from its parts."""
+        return cls.model_validate({"q": query[:200], "o": offset})
+
+
 class DismissMeta(_Carried):
     """The "why is this not a problem?" modal's private_metadata: which finding, and where its
     card is (channel, ts, the finding's block, the fix beside it)."""
@@ -169,8 +185,9 @@ class SlackUser(_Slice):
 
 
 class Container(_Slice):
-    """Where the pressed button's message is."""
+    """Where the pressed button's message is (`type` `view`: on the App Home, no message)."""
 
+    type: str = "message"
     channel_id: str | None = None
     message_ts: str | None = None
     is_ephemeral: bool = False

@@ -292,6 +292,8 @@ class Sandbox:
                 world[key] = {**value, "documents": node["documents"]}
             elif key == "slack":
                 world[key] = {**value, "log": list(loaded.slack.log)}
+                if loaded.slack.files:
+                    world[key]["files"] = [dict(f) for f in loaded.slack.files.values()]
             elif key == "faults":
                 world[key] = faults
             else:

@@ -29,15 +29,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from sandbox.slack_files import SlackFiles
+from sandbox.slack_state import SlackApiError, SlackClock, SlackState, required
 from sandbox.traffic import Traffic, traffic_middleware
+
+__all__ = ["SlackApiError", "SlackClock", "SlackService", "SlackState", "fault_body"]
 
 TEAM_ID = "T0SANDBOX"
 TEAM_NAME = "passbot sandbox"
@@ -48,7 +50,7 @@ APP_ID = "A0PASSBOT"
 #: (`invalid_auth`), as Slack refuses a revoked or mistyped one.
 APP_TOKEN = "xapp-1-A0PASSBOT-sandbox-app-token"  # noqa: S105 - a fake, sandbox-only token
 WORKSPACE_URL = "https://passbot-sandbox.slack.com/"
-_JSON_ARGS = ("blocks", "attachments", "view", "metadata")
+_JSON_ARGS = ("blocks", "attachments", "view", "metadata", "files")
 
 
 def fault_body(status: int) -> dict[str, Any]:
@@ -62,76 +64,6 @@ def fault_body(status: int) -> dict[str, Any]:
     return {"ok": False, "error": "fatal_error"}
 
 
-class SlackClock:
-    """Slack ``ts`` values: unique, increasing, starting at the world's ``now``."""
-
-    def __init__(self, now: datetime | None) -> None:
-        self._base_us = int(now.timestamp() * 1_000_000) if now is not None else None
-        self._last_us = 0
-
-    def next_ts(self) -> str:
-        if self._base_us is not None:
-            micros = max(self._base_us, self._last_us + 1)
-        else:
-            micros = max(int(time.time() * 1_000_000), self._last_us + 1)
-        self._last_us = micros
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-
-
-class SlackState:
-    """A world's Slack workspace and what the bot has said in it."""
-
-    def __init__(self, section: dict[str, Any], now: datetime | None) -> None:
-        self.section = section
-        self.users: list[dict[str, Any]] = list(section.get("users", []))
-        self.channels: list[dict[str, Any]] = list(section.get("channels", []))
-        self.usergroups: list[dict[str, Any]] = list(section.get("usergroups", []))
-        self.log: list[dict[str, Any]] = list(section.get("log", []))
-        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
-        self.clock = SlackClock(now)
-        for entry in self.log:
-            # Messages posted before this world was dumped can still be updated.
-            if entry.get("method") == "chat.postMessage" and isinstance(entry.get("args"), dict):
-                channel = self.channel_id(str(entry["args"].get("channel", "")))
-                if channel is not None:
-                    self.messages[(channel, str(entry.get("ts")))] = dict(entry["args"])
-
-    def user(self, user_id: str) -> dict[str, Any] | None:
-        return next((u for u in self.users if u.get("id") == user_id), None)
-
-    def channel(self, ref: str) -> dict[str, Any] | None:
-        name = ref.removeprefix("#")
-        for channel in self.channels:
-            if channel.get("id") == ref or channel.get("name") == name:
-                return channel
-        return None
-
-    def channel_id(self, ref: str) -> str | None:
-        """The conversation id a ``channel`` argument names: a channel, or a user's DM."""
-        channel = self.channel(ref)
-        if channel is not None:
-            return str(channel["id"])
-        if self.user(ref) is not None:
-            return "D" + ref.removeprefix("U")
-        if ref.startswith("D") and self.user("U" + ref[1:]) is not None:
-            return ref
-        return None
-
-    def record(self, method: str, args: dict[str, Any], **extra: Any) -> str:
-        ts = self.clock.next_ts()
-        entry: dict[str, Any] = {"method": method, **extra, "args": args, "ts": ts}
-        self.log.append(entry)
-        return ts
-
-
-class SlackApiError(Exception):
-    """A Web API answer ``{"ok": false, "error": code}``."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
 def _decoded(args: dict[str, Any]) -> dict[str, Any]:
     out = dict(args)
     for key in _JSON_ARGS:
@@ -142,14 +74,7 @@ def _decoded(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _required(args: dict[str, Any], name: str) -> str:
-    value = args.get(name)
-    if value is None or value == "":
-        raise SlackApiError("invalid_arguments")
-    return str(value)
-
-
-class SlackService:
+class SlackService(SlackFiles):
     """The aiohttp application of the sandbox's Slack Web API and Socket Mode endpoint."""
 
     def __init__(
@@ -164,6 +89,8 @@ class SlackService:
             middlewares=[traffic_middleware(get_traffic, "slack", fault_body, _slack_template)]
         )
         self.app.router.add_route("*", "/api/{method}", self.web_api)
+        self.app.router.add_post("/upload/v1/{file_id}", self.upload)
+        self.app.router.add_get("/files/{file_id}", self.download)
         self.app.router.add_get("/link/", self.socket)
         self.app.router.add_route("*", "/{tail:.*}", self.not_found)
         self._methods: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
@@ -180,6 +107,9 @@ class SlackService:
             "views.open": self._view,
             "views.update": self._view,
             "views.push": self._view,
+            "views.publish": self._publish,
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
 
     # ------------------------------------------------------------------ Web API
@@ -268,9 +198,10 @@ class SlackService:
         return message
 
     def _post_message(self, state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-        channel = state.channel_id(_required(args, "channel"))
+        channel = state.channel_id(required(args, "channel"))
         if channel is None:
             raise SlackApiError("channel_not_found")
+        state.require_member(channel)
         if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
             raise SlackApiError("no_text")
         ts = str(args["_ts"])
@@ -279,10 +210,11 @@ class SlackService:
         return {"channel": channel, "ts": ts, "message": message}
 
     def _update(self, state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-        channel = state.channel_id(_required(args, "channel"))
+        channel = state.channel_id(required(args, "channel"))
         if channel is None:
             raise SlackApiError("channel_not_found")
-        ts = _required(args, "ts")
+        state.require_member(channel)
+        ts = required(args, "ts")
         if (channel, ts) not in state.messages:
             raise SlackApiError("message_not_found")
         message = self._message(args, ts)
@@ -291,18 +223,18 @@ class SlackService:
 
     @staticmethod
     def _post_ephemeral(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-        if state.channel_id(_required(args, "channel")) is None:
+        if state.channel_id(required(args, "channel")) is None:
             raise SlackApiError("channel_not_found")
-        if state.user(_required(args, "user")) is None:
+        if state.user(required(args, "user")) is None:
             raise SlackApiError("user_not_in_channel")
         return {"message_ts": str(args["_ts"])}
 
     @staticmethod
     def _permalink(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-        channel = state.channel_id(_required(args, "channel"))
+        channel = state.channel_id(required(args, "channel"))
         if channel is None:
             raise SlackApiError("channel_not_found")
-        message_ts = _required(args, "message_ts")
+        message_ts = required(args, "message_ts")
         return {
             "channel": channel,
             "permalink": f"{WORKSPACE_URL}archives/{channel}/p{message_ts.replace('.', '')}",
@@ -313,13 +245,13 @@ class SlackService:
         return {"team_id": TEAM_ID, "deleted": False, "is_bot": False, **user}
 
     def _users_info(self, state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-        user = state.user(_required(args, "user"))
+        user = state.user(required(args, "user"))
         if user is None:
             raise SlackApiError("user_not_found")
         return {"user": self._user_object(user)}
 
     def _lookup_by_email(self, state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-        email = _required(args, "email").strip().lower()
+        email = required(args, "email").strip().lower()
         for user in state.users:
             profile = user.get("profile") or {}
             if str(profile.get("email", "")).lower() == email:
@@ -328,7 +260,7 @@ class SlackService:
 
     @staticmethod
     def _usergroup_users(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-        group_id = _required(args, "usergroup")
+        group_id = required(args, "usergroup")
         for group in state.usergroups:
             if group.get("id") == group_id:
                 return {"users": list(group.get("users", []))}
@@ -336,7 +268,7 @@ class SlackService:
 
     @staticmethod
     def _conversations_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-        ref = _required(args, "channel")
+        ref = required(args, "channel")
         channel = state.channel(ref)
         if channel is not None:
             info = {
@@ -381,6 +313,16 @@ class SlackService:
                 **view,
             }
         }
+
+    @staticmethod
+    def _publish(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+        """``views.publish``: a user's App Home; the view must be of type ``home``."""
+        view = args.get("view")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackApiError("invalid_arguments")
+        if state.user(required(args, "user_id")) is None:
+            raise SlackApiError("user_not_found")
+        return SlackService._view(state, args)
 
     # ------------------------------------------------------------------ response_url
 

@@ -21,6 +21,7 @@ from typing import Any
 from core.adapters.db import Database, open_database
 from core.domain.findings import Finding
 from core.domain.metrics import FindingRecord
+from core.ports import RunRecord
 
 _SELECT = (
     "SELECT key, kind, severity, session, account, tenant, summary, occurred_at, first_seen,"
@@ -108,6 +109,18 @@ class SqlHistory:
             "SELECT status FROM job_runs WHERE job = ? AND period = ?", (job, period_key)
         ).one()
         return row is not None and row[0] != FAILED
+
+    def last_runs(self) -> list[RunRecord]:
+        """The latest claimed run of each job (one query)."""
+        rows = self._db.execute(
+            "SELECT job, period, status, claimed_at, finished_at FROM job_runs r"
+            " WHERE claimed_at = (SELECT MAX(claimed_at) FROM job_runs WHERE job = r.job)"
+            " ORDER BY job"
+        ).rows
+        return [
+            RunRecord(str(r[0]), str(r[1]), str(r[2]), datetime.fromisoformat(str(r[3])), _at(r[4]))
+            for r in rows
+        ]
 
     def runs(self, job: str | None = None) -> list[tuple[str, str, str, int]]:
         """(job, period, status, attempts) of every run, oldest claim first."""

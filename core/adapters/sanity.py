@@ -123,6 +123,18 @@ WEBHOOK_LOGS_QUERY = """*[_type == "webhookLog" && timestamp >= $since] | order(
 
 DOCUMENTS_QUERY = """*[_id in $ids]"""
 
+#: The user a document id leads to: a user's `_id` or `clerkId`, or a subscription's user.
+USERS_FOR_ID_QUERY = """*[_type == "user" && (
+  _id == $id || clerkId == $id
+  || _id in *[_type == "subscription" && _id == $id].user._ref
+  || clerkId in *[_type == "subscription" && _id == $id].user._ref
+)]"""
+
+#: Every named user, only what a name lookup shows.
+NAMED_USERS_QUERY = """*[_type == "user" && (defined(name) || defined(firstName))]{
+  _id, _type, _createdAt, name, firstName, lastName, email, clerkId, tenant, role, isActive
+}"""
+
 
 # ------------------------------------------------------------------------------------ clients
 
@@ -256,6 +268,18 @@ class SanityPasses:
             WEBHOOK_LOGS_QUERY, {"since": iso(since)}, action="reading webhook logs"
         )
         return [WebhookLog.from_json(d) for d in _docs(result)]
+
+    async def users_for_id(self, doc_id: str) -> list[SanityUser]:
+        """The users a user, Clerk or subscription id leads to (one query)."""
+        result = await self._query(
+            USERS_FOR_ID_QUERY, {"id": doc_id.strip()}, action="looking up a document id"
+        )
+        return [SanityUser.from_json(d) for d in _docs(result)]
+
+    async def named_users(self) -> list[SanityUser]:
+        """Every user with a name, projected to what a name lookup needs (one query)."""
+        result = await self._query(NAMED_USERS_QUERY, {}, action="looking up a name")
+        return [SanityUser.from_json(d) for d in _docs(result)]
 
     # ------------------------------------------------------------------------------ writes
 

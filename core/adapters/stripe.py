@@ -227,6 +227,58 @@ class StripePayments:
                 raise outcome
         return None
 
+    async def find_session_by_payment(
+        self, payment_id: str, *, accounts: Sequence[str | None]
+    ) -> CheckoutSession | None:
+        """The session a PaymentIntent (`pi_…`) or Charge (`ch_…`, `py_…`) paid, on whichever of
+        `accounts` holds it: per account, the charge (for its PaymentIntent) and then the
+        sessions listed with `payment_intent=` — one or two requests, accounts concurrently.
+
+        Raises:
+            UpstreamError: no account holds it and at least one could not be asked.
+        """
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def look(account: str | None) -> CheckoutSession | UpstreamError | None:
+            async with gate:
+                try:
+                    intent = payment_id
+                    if not payment_id.startswith("pi_"):
+                        charge = await _read(
+                            lambda: self._get_json(
+                                f"/v1/charges/{quote(payment_id, safe='')}", {}, account
+                            ),
+                            policy=self._retry,
+                            action=f"looking up {payment_id}",
+                            account=account,
+                        )
+                        intent = str(charge.get("payment_intent") or "")
+                        if not intent:
+                            return None
+                    page = await _read(
+                        lambda: self._get_json(
+                            "/v1/checkout/sessions",
+                            {"payment_intent": intent, "limit": 1, "expand": SESSION_EXPAND},
+                            account,
+                        ),
+                        policy=self._retry,
+                        action=f"looking up the session of {payment_id}",
+                        account=account,
+                    )
+                except UpstreamError as err:
+                    return None if _missing(err) else err
+                items = [i for i in page.get("data") or [] if isinstance(i, dict)]
+                return CheckoutSession.from_json(items[0], account=account) if items else None
+
+        outcomes = await asyncio.gather(*(look(a) for a in dict.fromkeys(accounts)))
+        found = next((o for o in outcomes if isinstance(o, CheckoutSession)), None)
+        if found is not None:
+            return found
+        for outcome in outcomes:
+            if isinstance(outcome, UpstreamError):
+                raise outcome
+        return None
+
     async def webhook_endpoints(self) -> list[JSON]:
         """Every webhook endpoint of the platform account, as Stripe returns it."""
         params: WebhookEndpointListParams = {"limit": MAX_PAGE}
@@ -300,6 +352,16 @@ async def _read(
         )
     except stripe.StripeError as exc:
         raise stripe_error(exc, action=action, account=account) from exc
+
+
+def _missing(err: UpstreamError) -> bool:
+    """Whether Stripe answered "no such object" (a 404 resource_missing) on that account."""
+    cause = err.__cause__
+    return (
+        isinstance(cause, stripe.InvalidRequestError)
+        and cause.http_status == 404
+        and cause.code in (None, "resource_missing")
+    )
 
 
 def _judge(_result: object, error: BaseException | None) -> Verdict:

@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
+from core.domain.daily import DayPoint, daily_series
 from core.domain.findings import SEVERITY_ORDER, Finding, Kind, Severity
 from core.domain.metrics import Metrics, PurchaseRow, Rate
 from core.domain.models import JSON, Window, iso
@@ -126,6 +127,8 @@ class Summary:
     other_findings: tuple[Finding, ...] = ()
     autofixed: tuple[AutofixOutcome, ...] = ()
     metrics: Metrics | None = None
+    #: Day by day over the last CHART_DAYS (the weekly sweep's chart); empty for the daily.
+    daily: tuple[DayPoint, ...] = ()
 
     @property
     def paid(self) -> int:
@@ -169,6 +172,7 @@ class Summary:
             "other_findings": [f.to_json() for f in self.other_findings],
             "autofixed": [a.to_json() for a in self.autofixed],
             "metrics": self.metrics.to_json() if self.metrics else None,
+            "daily": [p.to_json() for p in self.daily],
         }
 
 
@@ -198,6 +202,7 @@ def build_summary(
     autofixed: Sequence[AutofixOutcome] = (),
     metrics: Metrics | None = None,
     trend_days: int = TREND_DAYS,
+    chart_days: int = 0,
 ) -> Summary:
     """The summary of one reconciliation.
 
@@ -208,6 +213,7 @@ def build_summary(
             resolved are left out of "still open".
         schools: tenant id → name, in the order to show them.
         tz: PASSBOT_TIMEZONE, for the days of the trend line.
+        chart_days: days of the day-by-day series for the chart (0: none).
     """
     fixed_now = {a.finding_key for a in autofixed if a.applied}
     fixed_sessions = {a.session for a in autofixed if a.applied}
@@ -250,6 +256,16 @@ def build_summary(
         other_findings=rest,
         autofixed=tuple(autofixed),
         metrics=metrics,
+        daily=daily_series(
+            rows,
+            now=now,
+            tz=tz,
+            days=chart_days,
+            open_sessions={f.session for f in open_ if f.session},
+            fixed_sessions=fixed_sessions,
+        )
+        if chart_days
+        else (),
     )
 
 

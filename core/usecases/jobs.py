@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 
+from core.domain.daily import CHART_DAYS
 from core.domain.health import HealthReport
 from core.domain.metrics import (
     METRICS_DAYS,
@@ -108,6 +109,7 @@ class Jobs:
             dismissed=self.history.dismissed_keys(),
             autofixed=autofixed,
             metrics=metrics,
+            chart_days=CHART_DAYS if weekly else 0,
         )
 
     async def early_warning(self) -> EarlyWarning:

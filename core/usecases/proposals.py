@@ -107,6 +107,16 @@ class Proposer:
         offers = await asyncio.gather(*(one(s, alt, label) for s, alt, label in jobs))
         return tuple(o for o in offers if o is not None)
 
+    async def offer_for(
+        self, session: str, *, requested_by: str, account: str | None = None
+    ) -> Offer | None:
+        """The default fix of one purchase, proposed (None when there is no safe fix, or a
+        service failed): what the App Home offers beside a finding it remembers."""
+        try:
+            return await self._offer(session, None, None, requested_by, (account,))
+        except UpstreamError:
+            return None
+
     async def _offer(
         self,
         session: str,

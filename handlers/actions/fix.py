@@ -12,7 +12,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.domain.approval import Approval
 from core.usecases.approvals import Approvals
+from core.usecases.home import mark_fixed
+from core.usecases.jobs import Jobs
+from handlers.actions.home_approve import approve_on_home
 from handlers.blocks.fix import build_card_applying, build_card_result, build_claim_lost
+from handlers.events.home import Homes
 from handlers.messages import replace_card, show_on_card, tell, user_email
 from handlers.payloads import ActionPayload, FixButtonValue
 
@@ -36,11 +40,19 @@ async def handle_fix_apply_button(
     respond: AsyncRespond,
     approvals: Approvals,
     tz: tzinfo,
+    homes: Homes | None = None,
+    jobs: Jobs | None = None,
+    approvers: frozenset[str] = frozenset(),
 ) -> None:
-    """Claim the fix, strip its buttons at once, re-derive and apply it, and show the result."""
+    """Claim the fix, strip its buttons at once, re-derive and apply it, and show the result;
+    the findings it resolved leave the App Home at once."""
     await ack()
     press = ActionPayload.from_body(body)
     approval = approval_of(press)
+    if press.container.type == "view" and homes is not None and jobs is not None:
+        await approve_on_home(client, approval, approvals=approvals, homes=homes, jobs=jobs,
+                              approvers=approvers, tz=tz)  # fmt: skip
+        return
     claim = approvals.claim(approval)
     if not claim.won:  # a double click, a second approver, a redelivery
         approvals.record(approval.by(await user_email(client, approval.approver)), claim.outcome)
@@ -54,3 +66,6 @@ async def handle_fix_apply_button(
     applied = await approvals.apply(approval.by(email), claim)
     result = build_card_result(press.blocks, block_id, applied, tz=tz)
     await replace_card(client, respond, press, result)
+    if homes is not None and jobs is not None:
+        mark_fixed(jobs.history, applied.outcome.plan.resolves, at=applied.at, by=approval.approver)
+        await homes.refresh(client, jobs=jobs, approvers=approvers, tz=tz, approvals=approvals)

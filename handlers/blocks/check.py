@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from core.domain.findings import SEVERITY_ORDER, Finding
 from core.domain.reconcile import ReconcileReport
-from handlers.blocks.diagnose import MARK, SHOWN_LINES
+from core.usecases.proposals import Offer
+from handlers.blocks.diagnose import MARK
 from handlers.blocks.kit import (
+    MAX_BLOCKS,
     Block,
     Message,
     code,
     context,
     escape,
     header,
-    line_sections,
     message,
-    paged,
     section,
-    summarised,
 )
+from handlers.blocks.summary import open_findings
 
 
 def _finding_line(finding: Finding, schools: Mapping[str, str]) -> str:
@@ -39,15 +39,24 @@ def _finding_line(finding: Finding, schools: Mapping[str, str]) -> str:
 
 
 def build_check_report(
-    report: ReconcileReport, *, mode: str, schools: Mapping[str, str]
+    report: ReconcileReport,
+    *,
+    mode: str,
+    schools: Mapping[str, str],
+    offers: Sequence[Offer] = (),
+    dismissed: Collection[str] = (),
 ) -> tuple[Message, list[Message]]:
-    """The reconciliation card and its thread (every finding)."""
+    """The reconciliation card and its thread: each finding with the summary's buttons — Not a
+    problem, and Approve where a fix was proposed (`offers`); dismissed ones left out."""
     rate = report.fulfilment_rate
     days = max(1, round((report.window.end - report.window.start).total_seconds() / 86400))
     accounts = ", ".join(
         f"{escape(a.account)} {'ok' if a.ok else '🔴 unreachable'}" for a in report.accounts
     )
-    findings = sorted(report.findings, key=lambda f: SEVERITY_ORDER[f.severity])
+    findings = sorted(
+        (f for f in report.findings if f.key not in dismissed),
+        key=lambda f: SEVERITY_ORDER[f.severity],
+    )
     lines = [_finding_line(f, schools) for f in findings]
     blocks: list[Block] = [
         header(f"Pass check — the last {days} days ({mode} mode)"),
@@ -58,17 +67,15 @@ def build_check_report(
         ),
         context(f"accounts: {accounts}"),
     ]
+    details: list[Message] = []
     if lines:
-        blocks += summarised(
-            lines, shown=SHOWN_LINES, title=f"*Findings* ({len(lines)})", more="findings"
+        title = f"*Findings* ({len(lines)}) — each with its fix, or who must decide"
+        shown, details = open_findings(
+            findings, offers, schools, room=MAX_BLOCKS - len(blocks), title=title
         )
+        blocks += shown
     else:
         blocks.append(section("✅ No findings: every paid purchase has its pass."))
     verdict = "needs attention" if report.needs_attention else "all good"
     card = message(f"Pass check: {len(lines)} findings ({verdict})", blocks)
-    details = (
-        paged("All findings", line_sections(lines, title=f"*All findings* ({len(lines)})"))
-        if len(lines) > SHOWN_LINES
-        else []
-    )
     return card, details

@@ -7,10 +7,11 @@ Long lists are summarised on the card ("first 20 of 87") and given in full in th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 
 from core.domain.diagnose import Diagnosis, PassView
 from core.domain.findings import SEVERITY_ORDER, Finding, Severity
+from core.domain.links import NO_LINKS, Links
 from core.domain.purchase import Purchase
 from core.usecases.proposals import Offer, Proposals
 from handlers.blocks.finding import finding_section
@@ -19,7 +20,6 @@ from handlers.blocks.kit import (
     MAX_BLOCKS,
     Block,
     Message,
-    code,
     context,
     divider,
     escape,
@@ -30,6 +30,7 @@ from handlers.blocks.kit import (
     section,
     summarised,
 )
+from handlers.blocks.refs import DATE, link, slack_time
 
 #: Lines of a list shown on the card before the rest goes to the thread.
 SHOWN_LINES = 20
@@ -37,10 +38,6 @@ SHOWN_LINES = 20
 _FOOTER = 2
 
 MARK = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", Severity.INFO: "⚪"}
-
-
-def _when(value: datetime, tz: tzinfo) -> str:
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def _school(tenant: str | None, schools: Mapping[str, str]) -> str:
@@ -58,25 +55,33 @@ def _amount(purchase: Purchase) -> str:
     return f"{text} {(session.currency or '').upper()}".strip()
 
 
-def who_lines(diagnosis: Diagnosis, schools: Mapping[str, str]) -> list[str]:
-    """The customer's Sanity users and Clerk accounts."""
+def who_lines(
+    diagnosis: Diagnosis, schools: Mapping[str, str], links: Links = NO_LINKS
+) -> list[str]:
+    """The customer's Sanity users and Clerk accounts, each linked to Studio and Clerk."""
     customer = diagnosis.customer
     lines = [
-        f"• Sanity user {code(u.id)} · clerkId {code(u.clerk_id or '—')} · "
+        f"• Sanity user {link(links.user(u.id), u.id)} · clerkId "
+        f"{link(links.clerk_user(u.clerk_id), u.clerk_id or '—')} · "
         f"{_school(u.tenant_id, schools)} · {escape(u.role or 'no role')}"
         for u in customer.users
     ] or ["• no Sanity user has this email"]
     lines += [
-        f"• Clerk account {code(c.id)} · {escape(', '.join(c.emails))}"
+        f"• Clerk account {link(links.clerk_user(c.id), c.id)} · {escape(', '.join(c.emails))}"
         for c in customer.clerk_users
     ] or ["• no Clerk account has this email"]
     return lines
 
 
 def purchase_line(
-    purchase: Purchase, diagnosis: Diagnosis, schools: Mapping[str, str], tz: tzinfo
+    purchase: Purchase,
+    diagnosis: Diagnosis,
+    schools: Mapping[str, str],
+    tz: tzinfo,
+    links: Links = NO_LINKS,
 ) -> str:
-    """One paid purchase: when, what, how much, where, and its status."""
+    """One paid purchase: when, what, how much, where, and its status; the payment linked to
+    its Stripe Dashboard page, its pass to Studio."""
     status = "✅ ok" if purchase.status == "ok" else f"🔴 {escape(purchase.status)}"
     email_only = (
         " _(linked by email only)_"
@@ -84,18 +89,23 @@ def purchase_line(
         else ""
     )
     name = purchase.pass_name or purchase.session.pass_id or "?"
+    payment = link(links.stripe_payment(purchase.session), purchase.session.id)
+    passes = "".join(
+        f" · pass {link(links.subscription(sub), sub)}" for sub in purchase.subscriptions[:2]
+    )
     return (
-        f"• {_when(purchase.session.created, tz)} · {escape(name)} · {_amount(purchase)} · "
-        f"{_school(purchase.tenant, schools)} · {code(purchase.session.id)} → {status}"
-        f"{email_only}"
+        f"• {slack_time(purchase.session.created, tz)} · {escape(name)} · {_amount(purchase)} · "
+        f"{_school(purchase.tenant, schools)} · {payment} → {status}{passes}{email_only}"
     )
 
 
-def pass_line(view: PassView, schools: Mapping[str, str]) -> str:
+def pass_line(
+    view: PassView, schools: Mapping[str, str], tz: tzinfo, links: Links = NO_LINKS
+) -> str:
     """One of the customer's passes: what it is, and whether it shows and can be used."""
     sub = view.subscription
     clips = f", {plural(sub.remaining_clips, 'clip')}" if sub.remaining_clips is not None else ""
-    end = sub.end_date.strftime("%Y-%m-%d") if sub.end_date else "no end date"
+    end = slack_time(sub.end_date, tz, fmt=DATE) if sub.end_date else "no end date"
     seen = view.seen
     mark = "✅" if seen.visible and seen.usable else ("🟠" if seen.visible else "🚫")
     state = ("visible" if seen.visible else "hidden") + (
@@ -103,7 +113,7 @@ def pass_line(view: PassView, schools: Mapping[str, str]) -> str:
     )
     return (
         f"• {escape(view.pass_name)} ({escape(sub.type or '?')}{clips}, until {end}) · "
-        f"{_school(view.tenant, schools)} · {code(sub.id)}\n"
+        f"{_school(view.tenant, schools)} · {link(links.subscription(sub.id), sub.id)}\n"
         f"   {mark} {state} — {escape(seen.text)}"
     )
 
@@ -144,7 +154,7 @@ def must_decide(finding: Finding) -> str:
 
 
 def build_diagnosis(
-    proposals: Proposals, *, requested_by: str, tz: tzinfo
+    proposals: Proposals, *, requested_by: str, tz: tzinfo, links: Links = NO_LINKS
 ) -> tuple[Message, list[Message]]:
     """The card, and the thread replies with everything the card summarised.
 
@@ -157,9 +167,9 @@ def build_diagnosis(
     for offer in proposals.offers:
         offers.setdefault(offer.proposal.session, []).append(offer)
 
-    who = who_lines(diagnosis, schools)
-    purchases = [purchase_line(p, diagnosis, schools, tz) for p in diagnosis.purchases]
-    passes = [pass_line(v, schools) for v in diagnosis.passes]
+    who = who_lines(diagnosis, schools, links)
+    purchases = [purchase_line(p, diagnosis, schools, tz, links) for p in diagnosis.purchases]
+    passes = [pass_line(v, schools, tz, links) for v in diagnosis.passes]
     blocks: list[Block] = [
         header(f"🔎 {email}"),
         section(f"*Verdict:* {escape(diagnosis.verdict)}"),

@@ -8,9 +8,11 @@ from handlers.blocks.kit import Message, context, escape, message, section
 from handlers.ids import Command
 
 USAGE = {
-    Command.FIXPASS: "/fixpass EMAIL — everything about one customer, with fixes to approve",
+    Command.FIXPASS: "/fixpass EMAIL | cs_/pi_/ch_ id | Sanity or Clerk id | name — everything "
+    "about one customer, with fixes to approve",
     Command.PASSCHECK: "/passcheck [days] — a reconciliation of paid purchases and passes now",
-    Command.PASSAUDIT: "/passaudit — the fixes passbot applied, newest first",
+    Command.PASSAUDIT: "/passaudit [email | @user | N days] — the fixes passbot applied, newest "
+    "first",
     Command.PASSHEALTH: "/passhealth — webhook and configuration health, each check",
     Command.PASSSTATS: "/passstats — fulfilment, time to resolve, false positives, reports",
 }

@@ -10,9 +10,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import UsageError
+from core.usecases.approvals import Approvals
+from core.usecases.jobs import Jobs
 from core.usecases.services import Services
 from handlers.blocks.check import build_check_report
 from handlers.blocks.errors import build_looking
+from handlers.blocks.summary import FIX_ALL_MAX, finding_order
 from handlers.ids import Command
 from handlers.messages import CARD_KEY, post, update
 from handlers.payloads import CommandPayload, parse_days
@@ -24,8 +27,11 @@ async def handle_passcheck_command(
     client: AsyncWebClient,
     context: AsyncBoltContext,
     services: Services,
+    approvals: Approvals,
+    jobs: Jobs | None,
 ) -> None:
-    """Ack at once; post "reconciling…"; replace it with the report; every finding in the thread."""
+    """Ack at once; post "reconciling…"; replace it with the report, each finding with the
+    summary's buttons (its fix proposed now); the rest in the thread."""
     asked = CommandPayload.model_validate(command)
     try:
         days = parse_days(asked.text, command=Command.PASSCHECK)
@@ -41,7 +47,11 @@ async def handle_passcheck_command(
         services.check(days=days, actor=asked.user_id), services.catalogue()
     )
     schools = {t.id: t.name for t in catalogue.tenants}
-    result, details = build_check_report(report, mode=services.payments.mode, schools=schools)
+    dismissed = jobs.history.dismissed_keys() if jobs is not None else frozenset()
+    shown = sorted((f for f in report.findings if f.key not in dismissed), key=finding_order)
+    offers = await approvals.propose(shown, requested_by=asked.user_id, limit=FIX_ALL_MAX)
+    result, details = build_check_report(report, mode=services.payments.mode, schools=schools,
+                                         offers=offers, dismissed=dismissed)  # fmt: skip
     await update(client, card, result)
     for reply in details:
         await post(client, card.channel, reply, thread_ts=card.ts)

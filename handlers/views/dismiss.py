@@ -10,9 +10,12 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import NotFoundError, UsageError
+from core.usecases.approvals import Approvals
 from core.usecases.feedback import Dismissal, Feedback
+from core.usecases.jobs import Jobs
 from handlers.actions.dismiss import CardMemory
 from handlers.blocks.finding import build_card_dismissed, build_dismissed_note
+from handlers.events.home import Homes
 from handlers.ids import BlockId, InputId
 from handlers.messages import Card, post, update
 from handlers.payloads import DismissMeta, ViewSubmission
@@ -34,14 +37,21 @@ async def handle_dismiss_submission(
     feedback: Feedback | None,
     cards: CardMemory,
     tz: tzinfo,
+    homes: Homes | None = None,
+    jobs: Jobs | None = None,
+    approvers: frozenset[str] = frozenset(),
+    approvals: Approvals | None = None,
 ) -> None:
-    """Record the dismissal (the form shows why it could not be), then update the card."""
+    """Record the dismissal (the form shows why it could not be), then update the card and the
+    App Home of whoever has it open."""
     try:
         dismissal, meta = _dismiss(body, feedback)
     except (UsageError, NotFoundError) as err:  # said in the form, which stays open
         await ack(response_action="errors", errors={BlockId.DISMISS_REASON: str(err)})
         return
     await ack()
+    if homes is not None:
+        await homes.refresh(client, jobs=jobs, approvers=approvers, tz=tz, approvals=approvals)
     if not (meta.channel and meta.ts):
         return
     blocks = cards.recall(meta.channel, meta.ts)

@@ -36,9 +36,16 @@ def test_the_app_installs_for_socket_mode_with_interactivity_and_few_scopes() ->
     assert data["settings"]["socket_mode_enabled"] is True
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert set(data["oauth_config"]["scopes"]["bot"]) == {
-        "commands", "chat:write", "users:read", "users:read.email", "usergroups:read"
+        "commands", "chat:write", "users:read", "users:read.email", "usergroups:read",
+        "files:write", "im:write",
     }  # fmt: skip
     assert "user" not in data["oauth_config"]["scopes"]  # no user token
     for command in data["features"]["slash_commands"]:
         assert command["description"]
         assert len(command["description"]) <= 100
+
+
+def test_the_home_tab_and_its_event_are_declared() -> None:
+    data = manifest()
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    assert data["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]

@@ -119,14 +119,21 @@ class Bot:
         self.triggers.append(value)
         return value
 
-    def command_body(self, text: str, *, command: str = "/fixpass", user: str = "U0SUPPORT") -> str:
+    def command_body(
+        self,
+        text: str,
+        *,
+        command: str = "/fixpass",
+        user: str = "U0SUPPORT",
+        channel: str = "C0PASSES",
+    ) -> str:
         return urlencode(
             {
                 "token": "legacy-verification-token",
                 "team_id": "T0SANDBOX",
                 "team_domain": "passbot-sandbox",
-                "channel_id": "C0PASSES",
-                "channel_name": "passes",
+                "channel_id": channel,
+                "channel_name": "passes" if channel == "C0PASSES" else channel.lower(),
                 "user_id": user,
                 "user_name": user.lower(),
                 "command": command,

@@ -222,7 +222,11 @@ def test_serve_over_http_logs_one_line_per_request_and_serves_health_and_metrics
         assert samples[f'passbot_service_requests_total{{service="{service}"}}'] > 0
     assert samples['passbot_job_runs_total{job="summary",status="posted"}'] == 1
     assert 0 < samples['passbot_webhook_fulfilment_rate{school="all"}'] <= 1
-    assert any(k.startswith('passbot_open_findings{kind="') for k in samples)
+    # The gauge is exported; Ola's finding, fixed by the approval, is no longer open in it (an
+    # approval resolves its findings in the history at once, as an automatic fix does).
+    assert "# TYPE passbot_open_findings gauge" in metrics.text
+    assert not [k for k, v in samples.items()
+                if k.startswith('passbot_open_findings{kind="missing_pass"') and v]  # fmt: skip
 
     lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
     requests = [line for line in lines if line["msg"] == "slack request"]

@@ -16,6 +16,7 @@ import pytest
 from core.domain.approval import Claim, Proposal, plan_hash
 from core.domain.diagnose import Diagnosis
 from core.domain.fixes import plan_fix
+from core.domain.links import Links
 from core.ports import AuditEntry
 from core.usecases.approvals import Applied
 from core.usecases.fix import FixOutcome
@@ -140,7 +141,9 @@ def test_the_card_says_who_what_was_paid_what_shows_and_offers_the_fix() -> None
 def test_the_card_matches_its_snapshot() -> None:
     """The card as JSON (paste it into Block Kit Builder to look at it); set
     PASSBOT_UPDATE_SNAPSHOTS=1 to rewrite it after a deliberate change, and review the diff."""
-    card, _ = build_diagnosis(_one_missing(), requested_by="U0SUPPORT", tz=OSLO)
+    clerk = "https://dashboard.clerk.com/apps/app_1/instances/ins_1"
+    links = Links(studio_url="https://dance.sanity.studio", clerk_dashboard_url=clerk)
+    card, _ = build_diagnosis(_one_missing(), requested_by="U0SUPPORT", tz=OSLO, links=links)
     path = SNAPSHOTS / "diagnosis_card.json"
     if os.environ.get("PASSBOT_UPDATE_SNAPSHOTS"):
         path.parent.mkdir(exist_ok=True)
@@ -249,7 +252,7 @@ def test_audit_check_errors_and_help_keep_the_limits() -> None:
     for n in range(1, 120):
         world.buy(n)
     report, details = build_check_report(world.run(), mode="test", schools={})
-    assert "first 20 of 119" in json.dumps(report["blocks"])
+    assert "more open findings, with their buttons, in the thread" in json.dumps(report["blocks"])
     assert details
     incident = build_error("Something went wrong", incident_id="abcd1234")
     assert "abcd1234" in json.dumps(incident["blocks"])
