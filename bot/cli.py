@@ -297,7 +297,7 @@ async def _shell(args: argparse.Namespace) -> int:
     )
 
 
-Command = Callable[[argparse.Namespace, Services, Settings], Coroutine[Any, Any, int]]
+Command = Callable[[argparse.Namespace, "Services", "Settings"], Coroutine[Any, Any, int]]
 COMMANDS: dict[str, Command] = {
     "check": _check,
     "diagnose": _diagnose,
