@@ -8,7 +8,6 @@ service failed (named on stderr; nothing half-written).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import re
@@ -20,8 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot import render
-from bot.container import build_services
 from bot.preflight import (
     SANDBOX_KEYS,
     VersionAction,
@@ -31,15 +28,15 @@ from bot.preflight import (
     load_world,
     port,
 )
-from bot.settings import Settings
-from core.adapters.store import open_store
-from core.domain.reconcile import report_json
 from core.errors import CoreError, NotFoundError, RefusedError, UpstreamError, UsageError
-from core.usecases.services import Services
-from handlers.blocks.wording import local_text
 
+# Everything heavier (pydantic, stripe, httpx, the use cases) is imported by the command that
+# needs it: `passbot --help` and a usage error load only this module and bot.preflight
+# (bench/startup.py).
 if TYPE_CHECKING:
     from bot.serve import ServeChecks
+    from bot.settings import Settings
+    from core.usecases.services import Services
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -177,6 +174,8 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     if args.json:
         print(json.dumps(data, indent=2, default=str))
         return
+    from handlers.blocks.wording import local_text
+
     try:
         tz: tzinfo = ZoneInfo(_settings({}).passbot_timezone)
     except (KeyError, ValueError, UsageError):  # a bad zone is reported where it is used
@@ -195,6 +194,9 @@ def _progress(args: argparse.Namespace) -> Callable[[str, int], None] | None:
 
 
 async def _check(args: argparse.Namespace, services: Services, settings: Settings) -> int:
+    from bot import render
+    from core.domain.reconcile import report_json
+
     report = await services.check(
         days=args.days, tenant=args.tenant, actor=_actor(args), progress=_progress(args)
     )
@@ -215,6 +217,8 @@ async def _diagnose(args: argparse.Namespace, services: Services, settings: Sett
 
 
 async def _fix(args: argparse.Namespace, services: Services, _settings: Settings) -> int:
+    from bot import render
+
     alternative = "start_today" if args.start_today else "keep_dates" if args.keep_dates else None
     actor = _actor(args)
     if args.yes:
@@ -243,6 +247,9 @@ async def _fix(args: argparse.Namespace, services: Services, _settings: Settings
 
 def _audit(args: argparse.Namespace) -> int:
     """The audit log needs only passbot's own store, not the services."""
+    from bot import render
+    from core.adapters.store import open_store
+
     store = open_store(_settings({}).passbot_db)
     try:
         entries = store.recent(50)
@@ -260,6 +267,7 @@ async def _serve(
     args: argparse.Namespace, settings: Settings, services: Services, checks: ServeChecks
 ) -> int:
     """`passbot serve`: until SIGINT or SIGTERM, then at most STOP_SECONDS to wind down."""
+    import asyncio
     import signal
 
     from bot.serve import run_serve
@@ -307,7 +315,7 @@ async def _shell(args: argparse.Namespace) -> int:
     )
 
 
-Command = Callable[[argparse.Namespace, Services, Settings], Coroutine[Any, Any, int]]
+Command = Callable[[argparse.Namespace, "Services", "Settings"], Coroutine[Any, Any, int]]
 COMMANDS: dict[str, Command] = {
     "check": _check,
     "diagnose": _diagnose,
@@ -327,6 +335,8 @@ async def _run(args: argparse.Namespace) -> int:
         )
     if args.command == "shell":
         return await _shell(args)
+    from bot.container import build_services
+
     async with _environment(args) as settings:
         if args.command == "audit":
             return _audit(args)
@@ -379,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_sandbox_cli(args.world, args.dump_world, latency_ms=args.latency_ms)
         _preflight(args)
+        import asyncio
+
         return asyncio.run(_run(args))
     except (UsageError, NotFoundError) as err:
         print(f"passbot: {err}", file=sys.stderr)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Collection, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import ValidationError
-
-from bot.settings import MAX_DAYS, Settings
 from core.errors import UsageError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 #: The settings a sandbox provides (`Sandbox.settings()`): with `--sandbox`, `demo` and `shell`
 #: the environment's values of these are replaced, so they are not held against it.
@@ -49,6 +48,10 @@ def load_settings(overrides: Mapping[str, str], *, provided: Collection[str] = (
     Raises:
         UsageError: a setting is malformed, or `.env` cannot be read as text.
     """
+    from pydantic import ValidationError  # here, not at the top: `--help` needs neither
+
+    from bot.settings import Settings
+
     fields = set(Settings.model_fields)
     kwargs = {k.lower(): v for k, v in overrides.items() if k.lower() in fields}
     try:
@@ -83,6 +86,8 @@ def days(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    from bot.settings import MAX_DAYS
+
     if not 1 <= value <= MAX_DAYS:
         raise argparse.ArgumentTypeError(f"must be 1 to {MAX_DAYS} days, not {value}")
     return value
@@ -128,6 +133,8 @@ def load_world(path: str) -> dict[str, Any]:
 
 def package_version() -> str:
     """passbot's installed version."""
+    from importlib.metadata import PackageNotFoundError, version  # for --version only
+
     try:
         return version("passbot")
     except PackageNotFoundError:

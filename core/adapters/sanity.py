@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from core.adapters import telemetry
+from core.adapters import telemetry, wire
+from core.adapters.memo import ModelMemo
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy, send_with_retry, transport_error
 from core.domain.findings import CreateDoc, Operation
 from core.domain.models import (
@@ -181,6 +182,9 @@ class SanityPasses:
         self._dataset = dataset
         self._version = api_version.removeprefix("v")
         self._retry = retry
+        # The same documents come back page after page (core.adapters.memo).
+        self._subscription = ModelMemo(Subscription.from_json)
+        self._user = ModelMemo(SanityUser.from_json)
 
     @property
     def dataset(self) -> str:
@@ -216,14 +220,14 @@ class SanityPasses:
         result = await self._query(
             RELATED_QUERY, params, action="reading the subscriptions of a page of purchases"
         )
-        return _related(result)
+        return _related(result, self._subscription, self._user)
 
     async def active_subscriptions(self, *, now: datetime) -> Related:
         """Active, unexpired subscriptions and the users they reference, in one query."""
         result = await self._query(
             ACTIVE_QUERY, {"now": iso(now)}, action="reading active subscriptions"
         )
-        return _active(result)
+        return _active(result, self._subscription, self._user)
 
     async def active_subscription_pages(
         self, *, now: datetime, page_size: int = 10000
@@ -236,7 +240,7 @@ class SanityPasses:
                 {"now": iso(now), "after": after, "size": page_size},
                 action="reading active subscriptions",
             )
-            page = _active(result)
+            page = _active(result, self._subscription, self._user)
             if page.subscriptions:
                 yield page
             if len(page.subscriptions) < page_size:
@@ -248,7 +252,7 @@ class SanityPasses:
         and every subscription referencing any of them — one query."""
         params = {"email": email.strip(), "clerkIds": _ids(clerk_ids)}
         result = await self._query(CUSTOMER_QUERY, params, action="reading a customer")
-        return _related(result)
+        return _related(result, self._subscription, self._user)
 
     async def bookings(self, references: Sequence[str]) -> list[Booking]:
         """The bookings made under these user references (one query; none for no references)."""
@@ -390,7 +394,7 @@ class SanityPasses:
         if response.status_code != 200:
             raise sanity_error(response, action=action)
         try:
-            payload = response.json()
+            payload = wire.loads(response.content)
         except ValueError as exc:
             raise UpstreamError(
                 SERVICE, f"{action}: the answer is not JSON", retryable=True
@@ -467,23 +471,35 @@ def _docs(result: Any, key: str | None = None) -> list[Mapping[str, Any]]:
     return [d for d in value if isinstance(d, Mapping)]
 
 
-def _active(result: Any) -> Related:
+SubscriptionBuilder = Callable[[Mapping[str, Any]], Subscription]
+UserBuilder = Callable[[Mapping[str, Any]], SanityUser]
+
+
+def _active(
+    result: Any,
+    subscription: SubscriptionBuilder = Subscription.from_json,
+    user_of: UserBuilder = SanityUser.from_json,
+) -> Related:
     """Active subscriptions with their dereferenced users (see ACTIVE_QUERY)."""
     subscriptions: list[Subscription] = []
     users: dict[str, SanityUser] = {}
     for doc in _docs(result):
-        plain = {k: v for k, v in doc.items() if k != "passbotReferencedUser"}
-        subscriptions.append(Subscription.from_json(plain))
-        user = doc.get("passbotReferencedUser")
+        plain = dict(doc)
+        user = plain.pop("passbotReferencedUser", None)
+        subscriptions.append(subscription(plain))
         if isinstance(user, Mapping) and isinstance(user.get("_id"), str):
-            users[user["_id"]] = SanityUser.from_json(user)
+            users[user["_id"]] = user_of(user)
     return Related(subscriptions=tuple(subscriptions), users=tuple(users.values()))
 
 
-def _related(result: Any) -> Related:
+def _related(
+    result: Any,
+    subscription: SubscriptionBuilder = Subscription.from_json,
+    user_of: UserBuilder = SanityUser.from_json,
+) -> Related:
     return Related(
-        subscriptions=tuple(Subscription.from_json(d) for d in _docs(result, "subscriptions")),
-        users=tuple(SanityUser.from_json(d) for d in _docs(result, "users")),
+        subscriptions=tuple(subscription(d) for d in _docs(result, "subscriptions")),
+        users=tuple(user_of(d) for d in _docs(result, "users")),
     )
 
 

@@ -80,6 +80,17 @@ class Index:
         return {u.id: u for u in self.facts.users}
 
     @cached_property
+    def users_by_ref(self) -> dict[str, list[SanityUser]]:
+        """Users under their `_id` and under their `clerkId`, in the facts' order: every user a
+        Clerk id can name, without a scan of all users for each purchase."""
+        grouped: dict[str, list[SanityUser]] = defaultdict(list)
+        for u in self.facts.users:
+            grouped[u.id].append(u)
+            if u.clerk_id and u.clerk_id != u.id:
+                grouped[u.clerk_id].append(u)
+        return grouped
+
+    @cached_property
     def clerk_ids(self) -> frozenset[str]:
         """Every `clerkId` some user carries."""
         return frozenset(u.clerk_id for u in self.facts.users if u.clerk_id)
@@ -143,7 +154,8 @@ class Index:
     def refset(self, clerk_id: str) -> frozenset[str]:
         """The reference set of a Clerk id (cached)."""
         if clerk_id not in self._refsets:
-            self._refsets[clerk_id] = reference_set(clerk_id, self.facts.users)
+            named = self.users_by_ref.get(clerk_id, ())
+            self._refsets[clerk_id] = reference_set(clerk_id, named)
         return self._refsets[clerk_id]
 
     @cached_property
@@ -153,7 +165,7 @@ class Index:
 
     def user_for(self, clerk_id: str) -> SanityUser | None:
         """The user a new subscription should reference: `clerkId` match first, then legacy."""
-        found = users_for_clerk_id(clerk_id, self.facts.users)
+        found = users_for_clerk_id(clerk_id, self.users_by_ref.get(clerk_id, ()))
         return found[0] if found else None
 
     def exact_matches(self, session: CheckoutSession) -> list[Subscription]:

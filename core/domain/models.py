@@ -20,6 +20,8 @@ JSON = dict[str, Any]
 #: Subscription fields that may hold a Stripe payment id (domain.md §7.2, FM-38).
 PAYMENT_ID_FIELDS = ("stripePaymentId", "stripePaymentIntentId", "paymentId")
 
+_fromisoformat = datetime.fromisoformat
+
 _REAL_SESSION_ID = re.compile(r"cs_(?:test_|live_)?[A-Za-z0-9]{8,}")
 _REAL_PAYMENT_ID = re.compile(r"(?:pi|ch|py)_(?:test_|live_)?[A-Za-z0-9]{8,}")
 
@@ -36,6 +38,14 @@ def looks_like_payment_id(value: str | None) -> bool:
 
 def parse_instant(value: object) -> datetime | None:
     """Parse an ISO-8601 string or epoch seconds into an aware UTC datetime; None if impossible."""
+    if type(value) is str:  # the common case first: what the platform writes, already in UTC
+        try:
+            parsed = _fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is UTC:
+                return parsed
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -62,9 +72,13 @@ def parse_instant(value: object) -> datetime | None:
 
 def iso(value: datetime) -> str:
     """The ISO form the platform writes: milliseconds and a Z (`2026-11-28T08:00:00.000Z`)."""
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
+    v = value.astimezone(UTC)
+    if v.year >= 1000:  # what strftime would write, without its cost
+        return (
+            f"{v.year}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}."
+            f"{value.microsecond // 1000:03d}Z"
+        )
+    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _str(value: object) -> str | None:
@@ -106,8 +120,10 @@ def _bool(value: object) -> bool | None:
 
 def ref_of(value: object) -> str | None:
     """The `_ref` of a Sanity reference; tolerates a bare id string (a legacy shape)."""
-    if isinstance(value, Mapping):
-        return _str(value.get("_ref"))
+    if type(value) is dict or isinstance(value, Mapping):
+        value = value.get("_ref")
+    if type(value) is str and value.strip():
+        return value
     return _str(value)
 
 
@@ -252,54 +268,64 @@ class Subscription:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Subscription:
+        # Hot: a reconciliation builds one for every subscription of every page's buyers. Each
+        # field is read once, and the common shapes (strings, ISO dates in UTC) go the short way.
+        get = doc.get
         problems: list[str] = []
-        start_raw, end_raw = doc.get("startDate"), doc.get("endDate")
+        start_raw, end_raw = get("startDate"), get("endDate")
         start, end = parse_instant(start_raw), parse_instant(end_raw)
-        for label, raw_value, parsed in (
-            ("startDate", start_raw, start),
-            ("endDate", end_raw, end),
-        ):
-            if raw_value is None:
-                problems.append(f"no {label}")
-            elif parsed is None:
-                problems.append(f"{label} is not a date ({str(raw_value)[:40]!r})")
-        if not isinstance(doc.get("isActive"), bool):
+        if start is None:
+            if start_raw is None:
+                problems.append("no startDate")
+            else:
+                problems.append(f"startDate is not a date ({str(start_raw)[:40]!r})")
+        if end is None:
+            if end_raw is None:
+                problems.append("no endDate")
+            else:
+                problems.append(f"endDate is not a date ({str(end_raw)[:40]!r})")
+        is_active = get("isActive")
+        if not isinstance(is_active, bool):
             problems.append("no isActive")
-        if _str(doc.get("type")) is None:
+            is_active = None
+        kind = _str(get("type"))
+        if kind is None:
             problems.append("no type")
-        if "user" in doc and ref_of(doc.get("user")) is None:
-            problems.append("user reference without _ref")
-        elif "user" not in doc:
-            problems.append("no user reference")
-        tenant_value = doc.get("tenant")
-        if tenant_value is not None and ref_of(tenant_value) is None:
+        user_ref = ref_of(get("user"))
+        if user_ref is None:
+            problems.append("user reference without _ref" if "user" in doc else "no user reference")
+        tenant_value = get("tenant")
+        tenant_ref = ref_of(tenant_value)
+        if tenant_value is not None and tenant_ref is None:
             problems.append("tenant reference without _ref")
-        clips_raw = doc.get("remainingClips")
+        clips_raw = get("remainingClips")
         payment_ids = tuple(
-            value for key in PAYMENT_ID_FIELDS if (value := _str(doc.get(key))) is not None
+            value for key in PAYMENT_ID_FIELDS if (value := _str(get(key))) is not None
         )
+        pass_value = get("pass")
+        created = get("_createdAt")
         return cls(
-            id=str(doc.get("_id", "")),
-            rev=_str(doc.get("_rev")),
-            user_ref=ref_of(doc.get("user")),
-            tenant_ref=ref_of(tenant_value),
-            has_tenant=ref_of(tenant_value) is not None,
-            type=_str(doc.get("type")),
+            id=str(get("_id", "")),
+            rev=_str(get("_rev")),
+            user_ref=user_ref,
+            tenant_ref=tenant_ref,
+            has_tenant=tenant_ref is not None,
+            type=kind,
             start_date=start,
             end_date=end,
-            pass_id=_str(doc.get("passId")),
-            pass_ref=ref_of(doc.get("pass")),
-            pass_name=_str(doc.get("passName")),
-            purchase_price=_num(doc.get("purchasePrice")),
-            remaining_clips=_int(clips_raw),
+            pass_id=_str(get("passId")),
+            pass_ref=None if pass_value is None else ref_of(pass_value),
+            pass_name=_str(get("passName")),
+            purchase_price=_num(get("purchasePrice")),
+            remaining_clips=None if clips_raw is None else _int(clips_raw),
             has_remaining_clips=clips_raw is not None,
-            is_active=_bool(doc.get("isActive")),
-            stripe_session_id=_str(doc.get("stripeSessionId")),
+            is_active=is_active,
+            stripe_session_id=_str(get("stripeSessionId")),
             payment_ids=payment_ids,
-            created_at=parse_instant(doc.get("_createdAt")),
-            created_via_webhook=doc.get("createdViaWebhook") is True,
-            is_upgrade=doc.get("isUpgrade") is True,
-            upgraded_from=_str(doc.get("upgradedFromSubscriptionId")),
+            created_at=None if created is None else parse_instant(created),
+            created_via_webhook=get("createdViaWebhook") is True,
+            is_upgrade=get("isUpgrade") is True,
+            upgraded_from=_str(get("upgradedFromSubscriptionId")),
             problems=tuple(problems),
             raw=dict(doc),
         )
@@ -411,11 +437,13 @@ class CheckoutSession:
     def from_json(cls, obj: Mapping[str, Any], *, account: str | None = None) -> CheckoutSession:
         """Build from a Checkout Session as the API returns it (optionally with expansions)."""
         meta_raw = obj.get("metadata")
-        metadata = (
-            {str(k): str(v) for k, v in meta_raw.items() if v is not None}
-            if isinstance(meta_raw, Mapping)
-            else {}
-        )
+        metadata: dict[str, str]
+        if not isinstance(meta_raw, Mapping):
+            metadata = {}
+        elif all(type(k) is str and type(v) is str for k, v in meta_raw.items()):
+            metadata = dict(meta_raw)  # what Stripe sends: strings only, nothing to convert
+        else:
+            metadata = {str(k): str(v) for k, v in meta_raw.items() if v is not None}
         details = obj.get("customer_details")
         details = details if isinstance(details, Mapping) else {}
         intent = obj.get("payment_intent")

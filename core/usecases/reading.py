@@ -71,14 +71,26 @@ class Reader:
         collect: bool = True,
     ) -> tuple[list[CheckoutSession], list[AccountScan]]:
         """Read every session in the window on every account, concurrently within a limit
-        (`collect=False`: hand each page to `on_page` and keep nothing)."""
+        (`collect=False`: hand each page to `on_page` and keep nothing).
+
+        An account's pages follow each other (Stripe's cursor), but a page's `on_page` (its
+        Sanity query and judgement) runs while the account's next page is fetched: one page
+        in hand per account at most, and each account's pages handed over in order.
+        """
         limit = asyncio.Semaphore(max(1, self.concurrency))
         sessions: list[CheckoutSession] = []
         scans: list[AccountScan] = []
         seen = [0]
 
+        async def handle(page: list[CheckoutSession]) -> None:
+            assert on_page is not None
+            result = on_page(page)
+            if asyncio.iscoroutine(result):
+                await result
+
         async def one(account: str | None, tenant: str | None) -> None:
             label = account or PLATFORM
+            pending: asyncio.Task[None] | None = None
             async with limit:
                 try:
                     async for page in self.payments.session_pages(
@@ -87,17 +99,25 @@ class Reader:
                         seen[0] += len(page)
                         if collect:
                             sessions.extend(page)
+                        if pending is not None:
+                            await pending
+                            pending = None
                         if on_page is not None:
-                            result = on_page(page)
-                            if asyncio.iscoroutine(result):
-                                await result
+                            pending = asyncio.ensure_future(handle(page))
                         if progress is not None:
                             progress(label, seen[0])
+                    if pending is not None:
+                        await pending
                 except UpstreamError as err:
                     if err.service != "stripe":
                         raise
+                    if pending is not None:
+                        await pending  # the pages read before the failure are still judged
                     scans.append(AccountScan(label, tenant, error=str(err), denied=err.denied))
                     return
+                finally:
+                    if pending is not None and not pending.done():
+                        pending.cancel()  # only when leaving on another error
             scans.append(AccountScan(label, tenant))
 
         await asyncio.gather(*(one(a, t) for a, t in accounts))
