@@ -1,7 +1,8 @@
 """PASSBOT_AUTOFIX: the safe fixes applied without approval, each through the audited fix path.
 
 Safe means a `missing_pass` whose user, pass and tenant are certain (`autofixable`). The fix is
-re-derived before it is applied; one that turns out to be another kind is left for a person.
+re-derived when it is applied; one that turns out to be another kind is left for a person.
+The scheduled summary and the watch both apply them through here.
 """
 
 from __future__ import annotations
@@ -10,10 +11,22 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from core.domain.findings import Finding, Kind
+from core.domain.fixes import FixPlan
 from core.domain.summary import AutofixOutcome, autofixable
-from core.errors import NotFoundError, RefusedError, StaleFixError, UsageError
+from core.errors import CoreError, NotFoundError, RefusedError, StaleFixError, UsageError
 from core.ports import FindingHistory
 from core.usecases.fix import Fixes
+
+
+def only_the_safe_kind(plan: FixPlan) -> None:
+    """The check `Fixes.apply` makes of the re-derived plan before writing: only `missing_pass`.
+
+    Raises:
+        RefusedError: the plan is refused, or resolves another kind too (left for a person).
+    """
+    kinds = {f.kind for f in plan.resolves}
+    if plan.refused or kinds - {Kind.MISSING_PASS}:
+        raise RefusedError(plan.refused or f"the fix now also resolves {sorted(kinds)}")
 
 
 async def autofix(
@@ -23,8 +36,22 @@ async def autofix(
     *,
     now: datetime,
     actor: str,
+    tolerate: tuple[type[CoreError], ...] = (),
 ) -> tuple[AutofixOutcome, ...]:
-    """Apply the safe fixes among `findings` (not dismissed ones), recording each as `actor`."""
+    """Apply the safe fixes among `findings` (not dismissed ones), recording each as `actor`.
+
+    Each fix is re-derived once, on the finding's own account first, and written only if it is
+    still the safe kind. A fix that cannot be applied is reported in its outcome; `tolerate`
+    adds errors reported that way rather than raised (the watch tolerates a failing service:
+    its post still goes out, with the Approve button).
+    """
+    expected: tuple[type[CoreError], ...] = (
+        RefusedError,
+        StaleFixError,
+        UsageError,
+        NotFoundError,
+        *tolerate,
+    )
     outcomes: list[AutofixOutcome] = []
     dismissed = history.dismissed_keys()
     for finding in findings:
@@ -32,14 +59,14 @@ async def autofix(
             continue
         session = finding.session
         try:
-            preview = await fixes.preview(session, actor=actor)
-            kinds = {f.kind for f in preview.plan.resolves}
-            if preview.plan.refused or kinds - {Kind.MISSING_PASS}:
-                why = preview.plan.refused or f"the fix now also resolves {sorted(kinds)}"
-                outcomes.append(AutofixOutcome(session, finding.key, False, error=why))
-                continue
-            outcome = await fixes.apply(session, actor=actor, source="autofix")
-        except (RefusedError, StaleFixError, UsageError, NotFoundError) as err:
+            outcome = await fixes.apply(
+                session,
+                actor=actor,
+                source="autofix",
+                expect=only_the_safe_kind,
+                look_first=(finding.account,),
+            )
+        except expected as err:
             outcomes.append(AutofixOutcome(session, finding.key, False, error=str(err)))
             continue
         result = outcome.applied_result

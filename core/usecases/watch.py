@@ -26,32 +26,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.domain.facts import Facts
-from core.domain.findings import Finding, Kind
-from core.domain.fixes import FixPlan
+from core.domain.findings import Finding
 from core.domain.models import CheckoutSession, Window
 from core.domain.reconcile import Reconciliation
-from core.domain.summary import NO_PASS_KINDS, AutofixOutcome, autofixable
+from core.domain.summary import NO_PASS_KINDS
 from core.domain.watch import (
     FIRST_LOOK,
-    OUTAGE_WINDOW,
     WATCHED_EVENTS,
     Seen,
     WatchAlert,
     account_key,
     newest,
-    outage_period,
-    outage_suspected,
     seen_from_event,
 )
-from core.errors import NotFoundError, RefusedError, StaleFixError, UpstreamError, UsageError
+from core.errors import UpstreamError
 from core.ports import EventFeed, FindingHistory, RunLedger, WatchPoster, WatchState
 from core.usecases.jobs import AUTOFIX_ACTOR, WARNED
 from core.usecases.services import Services
+from core.usecases.watch_alert import Alerter
 
 logger = logging.getLogger(__name__)
 
-#: The run ledger's job for "likely outage" messages (one per hour at most).
-OUTAGE = "watch.outage"
 #: Settled outcomes of a followed purchase.
 FULFILLED, ALERTED, ELSEWHERE, NOT_PASS, GONE = (
     "fulfilled",
@@ -115,8 +110,16 @@ class Watch:
         self.history = history
         self.poster = poster
         self.grace = grace
-        self.autofix = autofix
-        self.autofix_actor = autofix_actor
+        self.alerter = Alerter(
+            services=services,
+            state=state,
+            ledger=ledger,
+            history=history,
+            poster=poster,
+            grace=grace,
+            autofix=autofix,
+            autofix_actor=autofix_actor,
+        )
 
     # ---------------------------------------------------------------------------- poll
 
@@ -180,7 +183,7 @@ class Watch:
         due = self.state.due(now)
         if not due:
             return CheckResult()
-        sessions, gone = await self._sessions(due)
+        sessions, gone = await reread(self.services, due)
         settled: dict[str, str] = dict.fromkeys(gone, GONE)
         catalogue = await self.services.catalogue()
         related = await self.services.reader.related_to(sessions)
@@ -216,7 +219,7 @@ class Watch:
         alert = None
         posted = None
         if claimed:
-            alert, posted = await self._alert(claimed, now=now)
+            alert, posted = await self.alerter.alert(claimed, now=now)
             for finding in claimed:
                 assert finding.session is not None
                 settled[finding.session] = ALERTED
@@ -228,98 +231,25 @@ class Watch:
             due=len(due), fulfilled=fulfilled, alert=alert, posted=posted, settled=settled
         )
 
-    async def _sessions(self, due: Sequence[Seen]) -> tuple[list[CheckoutSession], list[str]]:
-        """Each due session read again from its own account (fresh: refunds, payment state)."""
-        gate = asyncio.Semaphore(max(1, self.services.concurrency))
-
-        async def one(seen: Seen) -> CheckoutSession | None:
-            async with gate:
-                return await self.services.payments.find_session(
-                    seen.session, accounts=[seen.account or None]
-                )
-
-        found = await asyncio.gather(*(one(s) for s in due))
-        sessions = [s for s in found if s is not None]
-        gone = [s.session for s, f in zip(due, found, strict=True) if f is None]
-        return sessions, gone
-
     def _claim(self, session: str, now: datetime) -> bool:
         """Claim the purchase for posting (once across replicas, restarts, the early warning)."""
         return self.ledger.claim_run(WARNED, session, at=now)
 
-    async def _alert(
-        self, findings: list[Finding], *, now: datetime
-    ) -> tuple[WatchAlert, str | None]:
-        """Fix what is safe (PASSBOT_AUTOFIX), then post everything once."""
-        created = {f.key: now for f in findings}
-        self.history.observe(findings, at=now, occurred=created)
-        autofixed = await self._autofix(findings, now=now) if self.autofix else ()
-        recent = self.state.alerted_since(now - OUTAGE_WINDOW) + len(findings)
-        outage = outage_suspected(recent) and self.ledger.claim_run(
-            OUTAGE, outage_period(now), at=now
-        )
-        alert = WatchAlert(
-            generated_at=now,
-            grace=self.grace,
-            findings=tuple(findings),
-            autofixed=autofixed,
-            outage=outage,
-            unfulfilled_recently=recent,
-        )
-        assert self.poster is not None
-        try:
-            posted = await self.poster.post_watch(alert)
-        except UpstreamError:
-            for finding in findings:
-                assert finding.session is not None
-                self.ledger.finish_run(WARNED, finding.session, at=now, status="failed")
-            if outage:
-                self.ledger.finish_run(OUTAGE, outage_period(now), at=now, status="failed")
-            raise
-        for finding in findings:
-            assert finding.session is not None
-            self.ledger.finish_run(WARNED, finding.session, at=now, status="done")
-        if outage:
-            self.ledger.finish_run(OUTAGE, outage_period(now), at=now, status="done")
-        return alert, posted
 
-    async def _autofix(
-        self, findings: Sequence[Finding], *, now: datetime
-    ) -> tuple[AutofixOutcome, ...]:
-        """The safe fixes, each re-derived and applied through the audited fix path; a fix that
-        is no longer only the safe kind is left for a person."""
+async def reread(
+    services: Services, due: Sequence[Seen]
+) -> tuple[list[CheckoutSession], list[str]]:
+    """Each due session read again from its own account (fresh: refunds, payment state); and
+    the sessions no account has any more."""
+    gate = asyncio.Semaphore(max(1, services.concurrency))
 
-        def only_safe(plan: FixPlan) -> None:
-            kinds = {f.kind for f in plan.resolves}
-            if plan.refused or kinds - {Kind.MISSING_PASS}:
-                raise RefusedError(plan.refused or f"the fix now also resolves {sorted(kinds)}")
-
-        outcomes: list[AutofixOutcome] = []
-        dismissed = self.history.dismissed_keys()
-        for finding in findings:
-            if not autofixable(finding) or finding.key in dismissed or finding.session is None:
-                continue
-            try:
-                outcome = await self.services.apply_fix(
-                    finding.session,
-                    actor=self.autofix_actor,
-                    source="autofix",
-                    expect=only_safe,
-                    look_first=(finding.account,),
-                )
-            except (RefusedError, StaleFixError, UsageError, NotFoundError, UpstreamError) as err:
-                outcomes.append(AutofixOutcome(finding.session, finding.key, False, error=str(err)))
-                continue
-            result = outcome.applied_result
-            written = tuple((result.created + result.patched) if result else ())
-            outcomes.append(
-                AutofixOutcome(
-                    finding.session,
-                    finding.key,
-                    applied=bool(written) or outcome.already_fixed,
-                    documents=written,
-                    audit_id=outcome.audit_id,
-                )
+    async def one(seen: Seen) -> CheckoutSession | None:
+        async with gate:
+            return await services.payments.find_session(
+                seen.session, accounts=[seen.account or None]
             )
-            self.history.resolve([finding.key], at=now, by=self.autofix_actor)
-        return tuple(outcomes)
+
+    found = await asyncio.gather(*(one(s) for s in due))
+    sessions = [s for s in found if s is not None]
+    gone = [s.session for s, f in zip(due, found, strict=True) if f is None]
+    return sessions, gone
