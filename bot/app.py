@@ -43,6 +43,8 @@ from bot.middleware import (
 )
 from bot.observe import CountSlackCalls, ObservedApp
 from bot.settings import Settings
+from core.adapters.cards import SqlCards
+from core.adapters.store import SqlStore
 from core.errors import UsageError
 from core.ports import ApprovalStore
 from core.usecases.approvals import Approvals
@@ -51,7 +53,7 @@ from core.usecases.feedback import Feedback
 from core.usecases.jobs import Jobs
 from core.usecases.lookup import Lookup
 from core.usecases.services import Services
-from handlers.actions.dismiss import CardMemory
+from handlers.cards import CardMemory
 from handlers.events.home import Homes
 
 
@@ -153,6 +155,12 @@ def approval_store(services: Services) -> ApprovalStore:
     raise UsageError("the audit log given cannot hold approvals (use passbot's SQLite store)")
 
 
+def shared_cards(store: ApprovalStore) -> SqlCards | None:
+    """The cards' blocks and leases in the approvals' database (PASSBOT_DB), which replicas
+    share; none for a store without one."""
+    return SqlCards(store.database) if isinstance(store, SqlStore) else None
+
+
 class _NotAProblem(logging.Filter):
     """Drops Bolt's warning that the `client` given wins over SLACK_BOT_TOKEN in the
     environment: passbot gives both on purpose (the token comes from `authorize`), and the
@@ -193,7 +201,8 @@ def build_app(
     async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
-    approvals = Approvals(services, store or approval_store(services))
+    state = store or approval_store(services)
+    approvals = Approvals(services, state)
     app = ObservedApp(  # AsyncApp, each request with an id and its one log line
         name="passbot",
         logger=_bolt_logger(),
@@ -217,7 +226,7 @@ def build_app(
             fix_all=FixAll(
                 approvals, dismissed=jobs.history.dismissed_keys if jobs is not None else None
             ),
-            cards=CardMemory(),
+            cards=CardMemory(shared_cards(state)),
             lookup=Lookup(services),
             homes=Homes(),
             approvers=settings.approvers,

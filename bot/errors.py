@@ -22,11 +22,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import CoreError, RefusedError, StaleFixError, UpstreamError, UsageError
-from handlers.actions.dismiss import CardMemory
 from handlers.actions.fix import revise_card
 from handlers.blocks.errors import build_error
 from handlers.blocks.fix import build_card_note, restore_buttons
 from handlers.blocks.kit import Block, Message
+from handlers.cards import CardMemory
 from handlers.ids import APPROVAL_ACTIONS, ActionId
 from handlers.messages import CARD_KEY, Card, replace_card, tell, update
 from handlers.payloads import ActionPayload

@@ -429,3 +429,24 @@ class WatchPoster(Protocol):
     async def post_watch(self, alert: WatchAlert) -> str | None:
         """Post the alert, its fixes offered; the message id."""
         ...
+
+
+class CardStore(Protocol):
+    """Slack cards shared by replicas (PASSBOT_DB): each card's latest blocks, and a lease that
+    lets one press at a time update it, across processes. Calls are short statements."""
+
+    def try_lock(self, channel: str, ts: str, holder: str, *, lease: float) -> bool:
+        """Take the card's lease for `lease` seconds unless another holder has it unexpired."""
+        ...
+
+    def unlock(self, channel: str, ts: str, holder: str) -> None:
+        """Give the lease back (only if `holder` still has it)."""
+        ...
+
+    def recall(self, channel: str, ts: str) -> list[JSON] | None:
+        """The card's latest blocks, if kept."""
+        ...
+
+    def remember(self, channel: str, ts: str, blocks: Sequence[JSON]) -> None:
+        """Keep the card's latest blocks."""
+        ...

@@ -15,10 +15,10 @@ from core.domain.approval import Approval
 from core.usecases.approvals import Approvals
 from core.usecases.home import mark_fixed
 from core.usecases.jobs import Jobs
-from handlers.actions.dismiss import CardMemory
 from handlers.actions.home_approve import approve_on_home
 from handlers.blocks.fix import build_card_applying, build_card_result, build_claim_lost
 from handlers.blocks.kit import Block, Message
+from handlers.cards import CardMemory
 from handlers.events.home import Homes
 from handlers.messages import Respond, replace_card, show_on_card, tell, user_email
 from handlers.payloads import ActionPayload, FixButtonValue
@@ -46,8 +46,8 @@ async def revise_card(
     best_effort: bool = False,
 ) -> None:
     """Update the card a button was pressed on, one press at a time, from its latest blocks
-    (this process's, else the press's): two presses of different fixes on one card each keep
-    the other's status line."""
+    (kept in PASSBOT_DB, which replicas share, else the press's): two presses of different
+    fixes on one card each keep the other's status line, on one replica or two."""
     if cards is None or not (press.channel and press.ts):
         msg = make(press.blocks)
         await (show_on_card if best_effort else replace_card)(client, respond, press, msg)

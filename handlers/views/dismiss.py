@@ -13,8 +13,8 @@ from core.errors import NotFoundError, UsageError
 from core.usecases.approvals import Approvals
 from core.usecases.feedback import Dismissal, Feedback
 from core.usecases.jobs import Jobs
-from handlers.actions.dismiss import CardMemory
 from handlers.blocks.finding import build_card_dismissed, build_dismissed_note
+from handlers.cards import CardMemory
 from handlers.events.home import Homes
 from handlers.ids import BlockId, InputId
 from handlers.messages import Card, post, update

@@ -130,11 +130,27 @@ _PG_3 = (
     "CREATE INDEX watch_purchase_due ON watch_purchase (due_at) WHERE outcome IS NULL",
 )
 
+# Slack cards shared by replicas (issue 11): each card's latest blocks (JSON) and the lease of the
+# press updating it (core/adapters/cards.py).
+_SQLITE_4 = (
+    """CREATE TABLE IF NOT EXISTS card_state (
+    channel TEXT NOT NULL, ts TEXT NOT NULL, blocks TEXT, holder TEXT, locked_until REAL,
+    updated_at TEXT NOT NULL, PRIMARY KEY (channel, ts))""",
+    "CREATE INDEX IF NOT EXISTS card_state_updated ON card_state (updated_at)",
+)
+_PG_4 = (
+    f"""CREATE TABLE card_state (
+    channel {_C} NOT NULL, ts {_C} NOT NULL, blocks TEXT, holder TEXT,
+    locked_until DOUBLE PRECISION, updated_at {_C} NOT NULL, PRIMARY KEY (channel, ts))""",
+    "CREATE INDEX card_state_updated ON card_state (updated_at)",
+)
+
 #: version → (what it does, SQLite statements, PostgreSQL statements)
 MIGRATIONS: dict[int, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     1: ("audit, approvals, finding history, runs, reports", _SQLITE_1, _PG_1),
     2: ("indexes for the metrics and the audit by purchase", _BOTH_2, _BOTH_2),
     3: ("the watch: cursors per Stripe account, purchases followed", _SQLITE_3, _PG_3),
+    4: ("Slack cards shared by replicas: latest blocks, one press at a time", _SQLITE_4, _PG_4),
 }
 LATEST = max(MIGRATIONS)
 
