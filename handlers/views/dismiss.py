@@ -1,5 +1,5 @@
 """The "why is this not a problem?" form, submitted: the dismissal recorded with who and why, and
-the card saying so (or, when this process no longer knows the card, a reply in its thread)."""
+the card saying so (or, when PASSBOT_DB no longer keeps the card, a reply in its thread)."""
 
 from __future__ import annotations
 

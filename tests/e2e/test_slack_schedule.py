@@ -23,6 +23,7 @@ import pytest_asyncio
 from bot.container import build_services
 from bot.scheduler import ALREADY, NOTHING, POSTED, Scheduler, scheduler_for
 from bot.serve import run_serve, slack_poster
+from core.adapters.db import open_database
 from core.adapters.history import SqlHistory
 from core.usecases.jobs import EARLY_WARNING, SUMMARY, SWEEP
 from handlers.ids import ActionId, BlockId, CallbackId, InputId
@@ -434,8 +435,9 @@ async def test_not_a_problem_is_asked_why_recorded_shown_and_counted(
         assert sweep.still_open == 0  # dismissed: no longer open in the summaries
 
 
-async def test_a_dismissal_after_a_restart_is_said_in_the_thread(
-    box: Sandbox, tmp_path: Path
+@pytest.mark.parametrize("forgotten", [False, True], ids=["kept", "forgotten"])
+async def test_a_dismissal_after_a_restart_updates_the_card_or_says_it_in_the_thread(
+    box: Sandbox, tmp_path: Path, forgotten: bool
 ) -> None:
     async with running_bot(box, tmp_path / "db") as bot:
         await bot.command(OLA)
@@ -445,11 +447,20 @@ async def test_a_dismissal_after_a_restart_is_said_in_the_thread(
         (view,) = await bot.wait_for(
             lambda log: [e["args"]["view"] for e in log if e["method"] == "views.open"]
         )
-    async with running_bot(box, tmp_path / "db") as again:  # the card is not in its memory
+    if forgotten:  # the card's blocks gone from PASSBOT_DB (kept a week)
+        db = open_database(str(tmp_path / "db"))
+        db.execute("DELETE FROM card_state")
+        db.close()
+    async with running_bot(box, tmp_path / "db") as again:  # not in its process's memory
         await again.send(submission_body(again, view, user="U0APPROVER", reason="a test buyer"))
-        (note,) = await again.wait_for(
-            lambda log: [e["args"] for e in log if e["args"].get("thread_ts") == card.ts]
-        )
+        if forgotten:
+            (note,) = await again.wait_for(
+                lambda log: [e["args"] for e in log if e["args"].get("thread_ts") == card.ts]
+            )
+        else:  # the card's latest blocks are in PASSBOT_DB: the card itself says so
+            (note,) = await again.wait_for(
+                lambda log: [u for u in updates(log, "🙈") if u.get("ts") == card.ts]
+            )
         assert note["text"].startswith("🙈 Not a problem — dismissed by <@U0APPROVER>")
 
 
