@@ -16,11 +16,11 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.middleware import is_approver
+from bot.refusals import answer_refusal
 from core.errors import UsageError
 from core.usecases.approvals import Approvals
 from handlers.blocks.errors import build_forbidden_dismissal
 from handlers.ids import ActionId, BlockId, CallbackId
-from handlers.messages import tell
 from handlers.payloads import DismissMeta, DismissValue
 
 Next = Callable[[], Awaitable[None]]
@@ -92,7 +92,7 @@ def require_approvers_to_dismiss(approvers: frozenset[str], *, two_person: bool)
             if why is None:
                 await next()
                 return None
-            await tell(respond, build_forbidden_dismissal(why))
+            await answer_refusal(body, client, context, respond, build_forbidden_dismissal(why))
             return BoltResponse(status=200, body="")
         view = body.get("view") if kind == "view_submission" else None
         if not isinstance(view, dict) or view.get("callback_id") != CallbackId.DISMISS:

@@ -14,7 +14,8 @@
 * `require_approvers` lets an approve button through only for the people in `PASSBOT_APPROVERS`
   (user ids, or user-group ids resolved with usergroups.users.list) and, with
   `PASSBOT_TWO_PERSON`, not for the person who asked for the card. Everyone else gets a private
-  explanation; the press is audited, and nothing is written.
+  explanation (on their Home tab for a Home press, `bot.refusals`); the press is audited, and
+  nothing is written.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.refusals import answer_refusal
 from core.domain.approval import Approval
 from core.errors import UsageError
 from core.usecases.approvals import Approvals
@@ -41,7 +43,7 @@ from core.usecases.services import Services
 from handlers.blocks.errors import build_forbidden, build_unknown_requester
 from handlers.blocks.kit import Message
 from handlers.ids import APPROVAL_ACTIONS
-from handlers.messages import group_members, tell, user_email
+from handlers.messages import group_members, user_email
 from handlers.payloads import CommandPayload, FixButtonValue
 
 Next = Callable[[], Awaitable[None]]
@@ -187,7 +189,7 @@ def require_approvers(approvers: frozenset[str], *, two_person: bool) -> Middlew
             approver_email=await user_email(client, user),
         )
         approvals.record(approval, "forbidden")
-        await tell(respond, refusal)
+        await answer_refusal(body, client, context, respond, refusal)
         return BoltResponse(status=200, body="")
 
     return require_approver

@@ -273,7 +273,14 @@ def homes(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e["args"] for e in log if e["method"] == "views.publish"]
 
 
-def view_press(bot: Bot, blocks: list[dict[str, Any]], label: str, value: str | None = None) -> str:
+def view_press(
+    bot: Bot,
+    blocks: list[dict[str, Any]],
+    label: str,
+    value: str | None = None,
+    *,
+    user: str = "U0APPROVER",
+) -> str:
     """A press on the App Home, as Slack sends it: a `view` container, no message or
     response_url."""
     block_id, button = next(
@@ -284,7 +291,7 @@ def view_press(bot: Bot, blocks: list[dict[str, Any]], label: str, value: str | 
         and e["text"]["text"] == label
         and (value is None or e["value"] == value)
     )
-    payload = {"type": "block_actions", "user": {"id": "U0APPROVER", "team_id": "T0SANDBOX"},
+    payload = {"type": "block_actions", "user": {"id": user, "team_id": "T0SANDBOX"},
                "api_app_id": "A0PASSBOT", "container": {"type": "view", "view_id": "V1"},
                "trigger_id": bot.trigger(), "team": {"id": "T0SANDBOX"},
                "actions": [{"type": "button", "action_id": button["action_id"],
@@ -317,3 +324,43 @@ async def test_the_app_home_shows_findings_runs_health_approvers_and_refreshes(b
     refreshed = text_of(homes(log)[-1]["view"]["blocks"])
     assert "✅ Pass created — approved by <@U0APPROVER>" in refreshed
     assert "missing_pass" not in refreshed  # refreshed: fixed, gone
+
+
+async def test_a_home_press_by_a_non_approver_is_refused_on_their_home_tab(bot: Bot) -> None:
+    assert bot.jobs is not None
+    poster = TextPoster(out=io.StringIO())
+    async with scheduler_for(bot.settings, bot.services, poster, jobs=bot.jobs) as scheduler:
+        await scheduler.run("sweep")
+    await event(bot, "U0SUPPORT", 1)
+    (home,) = await bot.wait_for(homes)
+    blocks = home["view"]["blocks"]
+    who = "<!subteam^S0APPROVERS>, <@U0SECOND>"
+    refusals = {
+        "Approve: create pass": f"🔒 Only approvers can apply fixes — ask {who}. "
+        "Nothing was written.",
+        "Not a problem": f"🔒 Only approvers can dismiss a finding — ask {who}. "
+        "Nothing was recorded.",
+    }
+    for n, (label, why) in enumerate(refusals.items(), start=2):
+        answer = await bot.send(view_press(bot, blocks, label, user="U0SUPPORT"))
+        assert answer.status_code == 200
+        published = (await bot.wait_for(lambda log, n=n: len(homes(log)) >= n and homes(log)))[-1]
+        assert published["user_id"] == "U0SUPPORT"  # their own tab, where they pressed
+        assert published["view"]["type"] == "home"
+        notice = published["view"]["blocks"][1]  # at the top, under the header
+        assert notice["type"] == "context"
+        assert notice["elements"][0]["text"] == why
+        assert "missing_pass" in text_of(published["view"]["blocks"])  # nothing changed
+    log = await bot.settle()
+    assert len(homes(log)) == 3  # the opening and one per refusal: nobody else's tab
+    assert not [e for e in log if e["method"] in ("chat.postMessage", "chat.update")]
+    assert OLA_DOC not in await bot.documents()
+    assert bot.services.recent_audit(50) == []
+    assert bot.jobs.history.dismissed_keys() == frozenset()
+    presses = bot.store.presses()
+    assert [(p.user_id, p.outcome) for p in presses] == [("U0SUPPORT", "forbidden")]
+    # an approver's press on the same tab still applies the fix
+    await bot.send(view_press(bot, blocks, "Approve: create pass"))
+    await bot.wait_for(lambda log: len(homes(log)) >= 4 and log)
+    assert OLA_DOC in await bot.documents()
+    assert len(bot.services.recent_audit(50)) == 1
