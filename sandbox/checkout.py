@@ -34,6 +34,7 @@ from typing import Any
 
 import aiohttp
 
+from sandbox.purchase_objects import Ids, purchase_objects
 from sandbox.stripe_objects import EVENT_FIELDS, shaped
 from sandbox.stripe_store import StripeStore
 
@@ -188,72 +189,22 @@ class Checkout:
             "finalPrice": str(price),
             "discountAmount": "0",
         }
-        session: Item = {
-            "id": cs,
-            "object": "checkout.session",
-            "amount_subtotal": amount,
-            "amount_total": amount,
-            "created": ts,
-            "expires_at": ts + 86400,
-            "currency": "nok",
-            "customer": None,
-            "customer_email": None,
-            "client_reference_id": None,
-            "customer_details": {
-                "email": user.get("email"),
-                "name": user.get("name"),
-                "phone": None,
-            },
-            "livemode": livemode,
-            "metadata": meta,
-            "mode": "payment",
-            "payment_intent": pi,
-            "payment_status": "paid",
-            "status": "complete",
-            "success_url": f"https://dance.example/{tenant_doc_slug}/payment/success",
-            "url": None,
-        }
-        common = {"created": ts, "livemode": livemode, "currency": "nok"}
-        intent = {
-            "id": pi,
-            "object": "payment_intent",
-            "amount": amount,
-            "amount_received": amount,
-            "status": "succeeded",
-            "latest_charge": ch,
-            "metadata": {},
-            **common,
-        }
-        charge = {
-            "id": ch,
-            "object": "charge",
-            "amount": amount,
-            "amount_captured": amount,
-            "amount_refunded": 0,
-            "refunded": False,
-            "disputed": False,
-            "paid": True,
-            "captured": True,
-            "status": "succeeded",
-            "payment_intent": pi,
-            **common,
-        }
-        event: Item = {
-            "id": evt,
-            "object": "event",
-            "type": "checkout.session.completed",
-            "created": ts,
-            "livemode": livemode,
-            "pending_webhooks": 0 if fulfilled else 1,
-            "api_version": "2025-06-30.basil",
-            "data": {"object": dict(session)},
-            "request": {"id": None, "idempotency_key": None},
-            "delivery_success": fulfilled,
-        }
-        if scope is not None:
-            for item in (session, intent, charge):
-                item["account"] = scope
-            event["account"] = scope
+        made = purchase_objects(
+            Ids(cs, pi, ch, evt),
+            amount=amount,
+            created=ts,
+            livemode=livemode,
+            metadata=meta,
+            email=user.get("email"),
+            name=user.get("name"),
+            slug=tenant_doc_slug,
+            account=scope,
+            delivered=fulfilled,
+        )
+        session, intent, charge, event = made.session, made.intent, made.charge, made.event
+        assert intent is not None, "a paid purchase has its PaymentIntent"
+        assert charge is not None, "and its Charge"
+        assert event is not None, "and its event"
         self._add("checkout_sessions", session)
         self._add("payment_intents", intent)
         self._add("charges", charge)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox.purchase_objects import Ids, purchase_objects
+
 JSON = dict[str, Any]
 
 FIRST = [
@@ -311,80 +313,27 @@ def _purchase(
         "discountAmount": "0",
     }
     meta.update(extra_meta or {})
-    session = {
-        "id": cs,
-        "object": "checkout.session",
-        "amount_subtotal": amount,
-        "amount_total": amount,
-        "created": ts,
-        "expires_at": ts + 86400,
-        "currency": "nok",
-        "customer": None,
-        "customer_email": None,
-        "client_reference_id": None,
-        "customer_details": {"email": user["email"], "name": user["name"], "phone": None},
-        "livemode": b.livemode,
-        "metadata": meta,
-        "mode": "payment",
-        "payment_intent": pi if paid else None,
-        "payment_status": "paid" if paid else "unpaid",
-        "status": "complete" if paid else "expired",
-        "success_url": f"https://dance.example/{school['slug']}/payment/success",
-        "url": None,
-        "account": school["account"],
-    }
+    made = purchase_objects(
+        Ids(cs, pi, ch, evt),
+        amount=amount,
+        created=ts,
+        livemode=b.livemode,
+        metadata=meta,
+        email=user["email"],
+        name=user["name"],
+        slug=school["slug"],
+        account=school["account"],
+        paid=paid,
+        refunded=refunded,
+        delivered=delivered,
+        event_delay_s=2,
+    )
+    session = made.session
     b.stripe["checkout_sessions"].append(session)
-    if paid:
-        b.stripe["payment_intents"].append(
-            {
-                "id": pi,
-                "object": "payment_intent",
-                "amount": amount,
-                "amount_received": amount,
-                "currency": "nok",
-                "status": "succeeded",
-                "latest_charge": ch,
-                "created": ts,
-                "livemode": b.livemode,
-                "metadata": {},
-                "account": school["account"],
-            }
-        )
-        b.stripe["charges"].append(
-            {
-                "id": ch,
-                "object": "charge",
-                "amount": amount,
-                "amount_captured": amount,
-                "amount_refunded": amount if refunded else 0,
-                "refunded": refunded,
-                "disputed": False,
-                "paid": True,
-                "captured": True,
-                "status": "succeeded",
-                "payment_intent": pi,
-                "currency": "nok",
-                "created": ts,
-                "livemode": b.livemode,
-                "account": school["account"],
-            }
-        )
-        data = {k: v for k, v in session.items() if k != "account"}
-        b.stripe["events"].append(
-            {
-                "id": evt,
-                "object": "event",
-                "type": "checkout.session.completed",
-                "created": ts + 2,
-                "livemode": b.livemode,
-                "pending_webhooks": 0 if delivered else 1,
-                "api_version": "2025-06-30.basil",
-                "data": {"object": data},
-                "request": {"id": None, "idempotency_key": None},
-                "delivery_success": delivered,
-                "account": school["account"],
-            }
-        )
+    if made.intent is not None and made.charge is not None and made.event is not None:
+        b.stripe["payment_intents"].append(made.intent)
+        b.stripe["charges"].append(made.charge)
+        b.stripe["events"].append(made.event)
     session["_event"] = evt
     return session
 
