@@ -13,6 +13,7 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -116,6 +117,21 @@ async def start_replica(env: dict[str, str], cwd: Path) -> Replica:
     return replica
 
 
+@asynccontextmanager
+async def running_replicas(
+    env: dict[str, str], cwd: Path, count: int = 2
+) -> AsyncIterator[list[Replica]]:
+    """`count` replicas of `serve --http`, stopped on the way out; each must exit 0 and print no
+    traceback."""
+    replicas = [await start_replica(env, cwd) for _ in range(count)]
+    try:
+        yield replicas
+    finally:
+        codes = [await replica.stop() for replica in replicas]
+    assert codes == [0] * count, "\n".join(line for r in replicas for line in r.lines[-20:])
+    assert not [line for r in replicas for line in r.lines if "Traceback" in line]
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def box() -> AsyncIterator[Sandbox]:
     sandbox = await start_sandbox(slack_world())
@@ -132,8 +148,7 @@ async def test_two_replicas_on_one_postgresql_post_once_and_apply_once(
     await box.replace_world(world)
     db = postgres.create_database("replicas")
     env = environment(box, db)
-    replicas = [await start_replica(env, tmp_path) for _ in range(2)]
-    try:
+    async with running_replicas(env, tmp_path) as replicas:
         for replica in replicas:
             await replica.said("passbot (")
             await replica.said("scheduler caught up")
@@ -213,7 +228,3 @@ async def test_two_replicas_on_one_postgresql_post_once_and_apply_once(
         assert sorted(e.session for e in audit) == sorted(lost)  # none lost, none twice
         for session in lost:
             assert len(await subscriptions_of(cast(Bot, bots[0]), session)) == 1, session
-    finally:
-        codes = [await replica.stop() for replica in replicas]
-    assert codes == [0, 0], "\n".join(replicas[0].lines[-20:] + replicas[1].lines[-20:])
-    assert not [line for r in replicas for line in r.lines if "Traceback" in line]
