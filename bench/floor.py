@@ -8,10 +8,11 @@ and params):
 * the catalogue query (tenants and passes), once;
 * per Stripe account (every tenant's connected account, then the platform's), at most
   `PASSBOT_CONCURRENCY` accounts at once: the Checkout Session pages of the lookback, 100 a
-  page with the payment intent and charge expanded, one after another (Stripe's cursor makes
-  them sequential), and for each page the Sanity query for its purchases' subscriptions and
-  users, sent as soon as the page is read, while the next page is fetched — the order passbot
-  uses (core.services.Services.check);
+  page with the payment intent, its charge and the line items expanded, one after another
+  (Stripe's cursor makes them sequential), and for each page the Sanity query for its
+  purchases' subscriptions and users — naming only the buyers no earlier page named — sent as
+  soon as the page is read, while the next page is fetched: the order passbot uses
+  (core/usecases/check.py, core/usecases/reading.py, core/usecases/buyers.py);
 * the active-subscription pages of the audit, 10,000 a page, one after another.
 
 What it does not do: build models, judge purchases, write anything. It reads each body and
@@ -32,9 +33,11 @@ from typing import Any
 import httpx
 import orjson
 
-from core.adapters.sanity import ACTIVE_PAGE_QUERY, CATALOGUE_QUERY, RELATED_QUERY
+from core.adapters.sanity_queries import ACTIVE_PAGE_QUERY, CATALOGUE_QUERY, RELATED_QUERY
 
-EXPAND = ["data.payment_intent", "data.payment_intent.latest_charge"]
+#: passbot's `core.adapters.stripe.SESSION_EXPAND` (a test keeps them equal; importing the
+#: adapter would load stripe-python, which the floor does not use).
+EXPAND = ["data.payment_intent", "data.payment_intent.latest_charge", "data.line_items"]
 AUDIT_PAGE = 10000
 
 
@@ -74,6 +77,9 @@ class Floor:
             timeout=60,
         )
         self.requests = {"stripe": 0, "sanity": 0}
+        #: Buyers a page's query has named: later pages name only new ones, as passbot's
+        #: `BuyerMemory` does (core/usecases/buyers.py).
+        self.asked: set[str] = set()
         self.sessions = 0
 
     async def query(self, query: str, params: dict[str, Any]) -> bytes:
@@ -126,10 +132,12 @@ class Floor:
                 payments.add(intent)
             meta = s.get("metadata") or {}
             clerk.add(meta.get("userId") or s.get("client_reference_id") or "")
+        new = [c for c in _ids(sorted(c for c in clerk if c)) if c not in self.asked]
+        self.asked.update(new)
         params = {
             "sessionIds": _ids(s.get("id") for s in items),
             "paymentIds": _ids(sorted(p for p in payments if p)),
-            "clerkIds": _ids(sorted(c for c in clerk if c)),
+            "clerkIds": new,
         }
         return await self.query(RELATED_QUERY, params)
 

@@ -6,6 +6,7 @@ from core.domain.facts import Facts
 from core.domain.models import CheckoutSession
 from core.domain.reconcile import ReconcileReport, Reconciliation
 from core.errors import UsageError
+from core.usecases.buyers import BuyerMemory
 from core.usecases.reading import Progress, Reader, facts_of_page
 
 
@@ -44,8 +45,10 @@ async def check(
         keep_purchases=keep_purchases,
     )
 
+    buyers = BuyerMemory()  # each buyer's documents asked for once in the run
+
     async def on_page(page: list[CheckoutSession]) -> None:
-        run.add_page(facts_of_page(page, await reader.related_to(page)))
+        run.add_page(facts_of_page(page, await reader.related_to(page, buyers)))
 
     _, scans = await reader.scan(
         reader.accounts_of(catalogue, tenant_id),
@@ -56,5 +59,5 @@ async def check(
     )
     async for chunk in reader.passes.active_subscription_pages(now=window.end):
         run.audit(Facts(subscriptions=chunk.subscriptions, users=chunk.users))
-    await reader.read_history(run, catalogue)  # whole-life payment (cli-contract)
+    await reader.read_history(run, catalogue, buyers)  # whole-life payment (cli-contract)
     return run.finish(accounts=scans)

@@ -15,6 +15,7 @@ from core.domain.metrics import PurchaseRow, purchase_row, resolved_by_absence
 from core.domain.models import CheckoutSession, Window
 from core.domain.reconcile import ReconcileReport, Reconciliation
 from core.ports import Catalogue, FindingHistory
+from core.usecases.buyers import BuyerMemory
 from core.usecases.reading import Reader, facts_of_page
 
 
@@ -40,9 +41,10 @@ async def scan_purchases(reader: Reader, window: Window, *, audit: bool) -> Scan
         keep_purchases=True,
     )
     rows: list[PurchaseRow] = []
+    buyers = BuyerMemory()  # each buyer's documents asked for once in the run
 
     async def on_page(page: list[CheckoutSession]) -> None:
-        related = await reader.related_to(page)
+        related = await reader.related_to(page, buyers)
         # No await from here on: the page is judged and drained in one step.
         before = len(run.purchases)
         run.add_page(facts_of_page(page, related))
@@ -57,7 +59,7 @@ async def scan_purchases(reader: Reader, window: Window, *, audit: bool) -> Scan
     if audit:
         active = await reader.passes.active_subscriptions(now=now)
         run.audit(Facts(subscriptions=active.subscriptions, users=active.users))
-        await reader.read_history(run, catalogue)  # whole-life payment (cli-contract)
+        await reader.read_history(run, catalogue, buyers)  # whole-life payment (cli-contract)
     report = run.finish(accounts=scans)
     rows.sort(key=lambda r: (r.created, r.session))
     return Scan(catalogue, report, tuple(rows))

@@ -17,6 +17,7 @@ from core.domain.models import AccountScan, Booking, CheckoutSession, Window
 from core.domain.reconcile import Reconciliation
 from core.errors import UpstreamError, UsageError
 from core.ports import Catalogue, Clock, PassStore, PaymentsSource, Related, UserDirectory
+from core.usecases.buyers import BuyerMemory
 
 #: Called as pages arrive: (account label, sessions read so far in total).
 Progress = Callable[[str, int], None]
@@ -127,16 +128,32 @@ class Reader:
             raise stripe_down(scans)
         return sessions, scans
 
-    async def related_to(self, page: Sequence[CheckoutSession]) -> Related:
-        """One Sanity query for everything a page of purchases needs."""
+    async def related_to(
+        self, page: Sequence[CheckoutSession], buyers: BuyerMemory | None = None
+    ) -> Related:
+        """One Sanity query for everything a page of purchases needs (with `buyers`, the run's
+        memory: naming only the buyers no earlier page of the run has named)."""
         if not page:
             return Related()
+        session_ids = [s.id for s in page]
         payment_ids = sorted({p for s in page for p in (s.payment_intent, s.charge_id) if p})
         clerk_ids = sorted({s.user_id for s in page if s.user_id})
-        related = await self.passes.related(
-            session_ids=[s.id for s in page], payment_ids=payment_ids, clerk_ids=clerk_ids
-        )
+        if buyers is None:
+            related = await self.passes.related(
+                session_ids=session_ids, payment_ids=payment_ids, clerk_ids=clerk_ids
+            )
+        else:
+            related = await buyers.related(
+                self._ask, session_ids=session_ids, payment_ids=payment_ids, clerk_ids=clerk_ids
+            )
         return await self.with_clerk(page, related)
+
+    async def _ask(
+        self, session_ids: Sequence[str], payment_ids: Sequence[str], clerk_ids: Sequence[str]
+    ) -> Related:
+        return await self.passes.related(
+            session_ids=session_ids, payment_ids=payment_ids, clerk_ids=clerk_ids
+        )
 
     async def with_clerk(self, page: Sequence[CheckoutSession], related: Related) -> Related:
         """Ask Clerk about the paid buyers Sanity has no user for (FM-21): one request, and
@@ -164,7 +181,9 @@ class Reader:
             return related
         return replace(related, clerk_users=tuple(found))
 
-    async def read_history(self, run: Reconciliation, catalogue: Catalogue) -> None:
+    async def read_history(
+        self, run: Reconciliation, catalogue: Catalogue, buyers: BuyerMemory | None = None
+    ) -> None:
         """Read the purchases from before the window that the deferred passes may be paid by
         (their schools' accounts and the platform's, back to the oldest one's start), so that
         whether a pass is paid never depends on the window (cli-contract). Nothing is read when
@@ -176,7 +195,7 @@ class Reader:
         accounts = [(a, t) for a, t in self.accounts_of(catalogue) if a is None or t in schools]
 
         async def on_page(page: list[CheckoutSession]) -> None:
-            run.add_context_page(facts_of_page(page, await self.related_to(page)))
+            run.add_context_page(facts_of_page(page, await self.related_to(page, buyers)))
 
         try:
             window = Window(since, run.window.start)
