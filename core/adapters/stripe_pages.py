@@ -39,32 +39,34 @@ _fromtimestamp = datetime.fromtimestamp
 _to_builtins = msgspec.to_builtins
 
 
-class _Charge(msgspec.Struct, omit_defaults=True):
+# Untracked by the garbage collector (`gc=False`): JSON makes no reference cycles, and 10k
+# sessions' structs would otherwise count towards (and be walked by) every collection.
+class _Charge(msgspec.Struct, omit_defaults=True, gc=False):
     id: str | None = None
     refunded: Any = None
     amount_refunded: _Int | None = None
     disputed: Any = None
 
 
-class _Intent(msgspec.Struct, omit_defaults=True):
+class _Intent(msgspec.Struct, omit_defaults=True, gc=False):
     id: str | None = None
     latest_charge: str | _Charge | None = None
 
 
-class _Details(msgspec.Struct, omit_defaults=True):
+class _Details(msgspec.Struct, omit_defaults=True, gc=False):
     email: str | None = None
     name: str | None = None
 
 
-class _LineItem(msgspec.Struct, omit_defaults=True):
+class _LineItem(msgspec.Struct, omit_defaults=True, gc=False):
     description: str | None = None
 
 
-class _LineItems(msgspec.Struct, omit_defaults=True):
+class _LineItems(msgspec.Struct, omit_defaults=True, gc=False):
     data: list[_LineItem] | None = None
 
 
-class _Session(msgspec.Struct, omit_defaults=True):
+class _Session(msgspec.Struct, omit_defaults=True, gc=False):
     id: str  # required: without it there is no cursor, which the tolerant path reports
     created: _Timestamp | None = None
     livemode: Any = None
@@ -81,7 +83,7 @@ class _Session(msgspec.Struct, omit_defaults=True):
     account: str | None = None
 
 
-class _Page(msgspec.Struct):
+class _Page(msgspec.Struct, gc=False):
     data: list[_Session] | None = None
     has_more: Any = False
 
