@@ -166,28 +166,16 @@ def _session(s: _Session, account: str | None) -> CheckoutSession:
     details = s.customer_details
     email = name = None
     if details is not None:
-        email = details.email
-        name = details.name
-    # `from_json` reads a blank string as absent: `x and not x.isspace()` is its test, for text
-    # that msgspec has already checked to be a string or null.
-    if not email or email.isspace():
-        email = s.customer_email
-        if email is not None and (not email or email.isspace()):
-            email = None
+        email = _text(details.email)
+        name = _text(details.name)
     names: tuple[str, ...] = ()
     items = s.line_items
     if items is not None and items.data:
-        names = tuple(
-            d for i in items.data if (d := i.description) is not None and d and not d.isspace()
-        )
+        names = tuple(d for i in items.data if (d := _text(i.description)))
     created = s.created
-    if account is None:
-        account = s.account
-        if account is not None and (not account or account.isspace()):
-            account = None
     return CheckoutSession(
         id=s.id,
-        account=account,
+        account=account if account is not None else _text(s.account),
         created=_EPOCH if created is None else _fromtimestamp(created, UTC),
         livemode=s.livemode is True,
         status=_text(s.status),
@@ -196,8 +184,8 @@ def _session(s: _Session, account: str | None) -> CheckoutSession:
         currency=_text(s.currency),
         payment_intent=_text(intent_id),
         charge_id=_text(charge_id),
-        email=email,
-        customer_name=_text(name),
+        email=email or _text(s.customer_email),
+        customer_name=name,
         metadata=s.metadata if s.metadata is not None else {},
         client_reference_id=_text(s.client_reference_id),
         refunded=refunded,
@@ -209,5 +197,6 @@ def _session(s: _Session, account: str | None) -> CheckoutSession:
 
 
 def _text(value: str | None) -> str | None:
-    """A string that is not blank, else None (`from_json`'s reading of text)."""
+    """A string that is not blank, else None: `from_json`'s reading of text, for a value msgspec
+    has already checked to be a string or null."""
     return value if value and not value.isspace() else None

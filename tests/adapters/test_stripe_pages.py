@@ -323,6 +323,8 @@ def _encode(page: dict[str, Any]) -> bytes:
 REFUSED = {
     "amount as text": {"amount_total": "25000"},
     "amount as float": {"amount_total": 25000.0},
+    "amount as bool": {"amount_total": True},
+    "created as bool": {"created": True},
     "amount beyond a double": {"amount_total": 2**53 + 1},
     "created as text": {"created": "2026-11-01T10:00:00Z"},
     "created before 1970": {"created": -5},
