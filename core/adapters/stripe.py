@@ -32,6 +32,7 @@ from core.adapters.retry import (
     call_with_retry,
     parse_retry_after,
 )
+from core.adapters.stripe_pages import SessionPage, read_page
 from core.domain.models import JSON, CheckoutSession
 from core.errors import UpstreamError
 
@@ -126,18 +127,18 @@ class StripePayments:
         }
         while True:
             page = await _read(
-                lambda: self._get_json("/v1/checkout/sessions", params, account),
+                lambda: self._get_page("/v1/checkout/sessions", params, account),
                 policy=self._retry,
                 action="listing checkout sessions",
                 account=account,
             )
-            items = [item for item in page.get("data") or [] if isinstance(item, dict)]
-            sessions = [CheckoutSession.from_json(item, account=account) for item in items]
-            if sessions:
-                yield sessions
-            if not page.get("has_more") or not items:
+            if page.sessions:
+                yield page.sessions
+            if not page.has_more or not page.sessions:
                 return
-            params["starting_after"] = str(items[-1]["id"])
+            if page.last_id is None:  # no cursor: the last item had no id (as before, a KeyError)
+                raise KeyError("id")
+            params["starting_after"] = page.last_id
 
     async def _get_json(
         self, path: str, params: Mapping[str, Any], account: str | None
@@ -153,6 +154,40 @@ class StripePayments:
         headers and retries), a success is decoded with orjson (core.adapters.wire), and
         anything else goes back to stripe-python to raise the same `StripeError` as ever.
         """
+        rbody, rcode, rheaders = await self._send(path, params, account)
+        data: object = None
+        if 200 <= rcode < 300:
+            try:
+                data = wire.loads(rbody)
+            except ValueError:
+                data = None
+        if data is None:  # an error, or no JSON: stripe-python raises its StripeError for it
+            data = self._client._requestor._interpret_response(rbody, rcode, rheaders, "V1").data
+        if not isinstance(data, dict):
+            raise stripe.APIError("the answer is not a JSON object", http_status=rcode)
+        return data
+
+    async def _get_page(
+        self, path: str, params: Mapping[str, Any], account: str | None
+    ) -> SessionPage:
+        """GET a list of Checkout Sessions, decoded by core.adapters.stripe_pages (msgspec into
+        the fields read, else as `_get_json` and `CheckoutSession.from_json` would), with the
+        same errors as `_get_json`."""
+        rbody, rcode, rheaders = await self._send(path, params, account)
+        if 200 <= rcode < 300:
+            page = read_page(rbody, account)
+            if page is not None:
+                return page
+        # An error, or no JSON object: stripe-python raises its StripeError for the first (and
+        # for a body that is no JSON), `_get_json`'s APIError is raised for the rest.
+        self._client._requestor._interpret_response(rbody, rcode, rheaders, "V1")
+        raise stripe.APIError("the answer is not a JSON object", http_status=rcode)
+
+    async def _send(
+        self, path: str, params: Mapping[str, Any], account: str | None
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        """Send a GET through stripe-python's requestor and HTTP client: its body (bytes),
+        status and headers, whatever the status."""
         options = {"stripe_account": account} if account else {}
         requestor = self._client._requestor  # private, but stripe-python is pinned (pyproject)
         # What `request_raw_async` does, less its debug log line, which formats the whole body
@@ -168,20 +203,9 @@ class StripePayments:
                 usage=["raw_request", "async"],
             )
         )
-        rbody, rcode, rheaders = await requestor._get_http_client().request_with_retries_async(
+        return await requestor._get_http_client().request_with_retries_async(
             method, url, headers, post_data, max_network_retries=retries, _usage=usage
         )
-        data: object = None
-        if 200 <= rcode < 300:
-            try:
-                data = wire.loads(rbody)
-            except ValueError:
-                data = None
-        if data is None:  # an error, or no JSON: stripe-python raises its StripeError for it
-            data = requestor._interpret_response(rbody, rcode, rheaders, "V1").data
-        if not isinstance(data, dict):
-            raise stripe.APIError("the answer is not a JSON object", http_status=rcode)
-        return data
 
     async def find_session(
         self, session_id: str, *, accounts: Sequence[str | None]

@@ -411,7 +411,12 @@ PASS_SESSION_TYPES = frozenset({"pass_purchase", "pass_upgrade"})
 
 @dataclass(frozen=True, slots=True)
 class CheckoutSession:
-    """A Stripe Checkout Session, with what its expanded PaymentIntent says about refunds."""
+    """A Stripe Checkout Session, with what its expanded PaymentIntent says about refunds.
+
+    `raw` is the session as `from_json` got it; a session read from a list page by
+    core.adapters.stripe_pages holds only the fields read here, in Stripe's shape, without
+    those that were null or absent — `from_json(raw, account=…)` gives the same session.
+    """
 
     id: str
     account: str | None
