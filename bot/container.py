@@ -88,9 +88,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     # One TLS context for both (httpx's default trust, as each would make): loading the CA
     # bundle is a good part of a small `check`'s CPU. stripe-python makes its own.
     tls = httpx.create_ssl_context()
-    sanity_http = make_sanity_client(
-        host, settings.sanity_api_token.get_secret_value(), verify=tls
-    )
+    sanity_http = make_sanity_client(host, settings.sanity_api_token.get_secret_value(), verify=tls)
     clerk_http = make_clerk_client(
         settings.clerk_api_url, settings.clerk_secret_key.get_secret_value(), verify=tls
     )
