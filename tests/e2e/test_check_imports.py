@@ -112,3 +112,15 @@ def test_the_same_child_sees_them_when_the_command_needs_them(sandbox, tmp_path)
     _, _, modules = loaded_by(["job", "sweep", "--chart", str(chart)], sandbox, tmp_path)
     assert chart.exists()
     assert "matplotlib" in top_level(modules)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["diagnose", "kari.nordmann@example.com"], ["health", "--json"]],
+    ids=["diagnose", "health"],
+)
+def test_diagnose_and_health_load_none_of_them_either(sandbox, tmp_path, args):
+    _, out, modules = loaded_by(args, sandbox, tmp_path)
+    assert out.strip()
+    assert "stripe" in modules
+    assert sorted(top_level(modules) & set(NOT_FOR_CHECK)) == []
