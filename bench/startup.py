@@ -42,8 +42,9 @@ COMMANDS = {
 }
 CHECK_LABEL = "passbot check --json (tiny)"
 CHECK = [PASSBOT, "check", "--json"]
-#: The tiny world: small enough that what is left is the fixed cost of one `check`.
-TINY_WORLD = {"seed": 1, "schools": 2, "purchases": 10, "days": 35}
+#: The tiny world (seed, schools, purchases, days): small enough that what is left is the fixed
+#: cost of one `check`.
+TINY_WORLD = (1, 2, 10, 35)
 
 
 def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -64,7 +65,11 @@ def _tiny_sandbox(env: dict[str, str]) -> Iterator[dict[str, str]]:
 
     with tempfile.TemporaryDirectory(prefix="passbot-startup-") as tmp:
         world = Path(tmp) / "tiny-world.json"
-        world.write_text(json.dumps(generate_world(**TINY_WORLD)), encoding="utf-8")
+        seed, schools, purchases, days = TINY_WORLD
+        world.write_text(
+            json.dumps(generate_world(seed=seed, schools=schools, purchases=purchases, days=days)),
+            encoding="utf-8",
+        )
         box = subprocess.Popen(  # noqa: S603 — our own interpreter and module
             [sys.executable, "-m", "sandbox", "--world", str(world)],
             env=env,
