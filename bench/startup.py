@@ -5,7 +5,12 @@
 Runs each command `--runs` times, one after another, in a child process of its own, and prints
 the median and the best wall time and CPU time (user + system, from the child's own rusage),
 then the heaviest imports of `bot.cli` by `python -X importtime`. Commands: `passbot --help`,
-a usage error (`passbot nosuch`, exit 2), and `passbot check --help`.
+a usage error (`passbot nosuch`, exit 2), `passbot check --help`, and the fixed cost of a
+command that works: `passbot check --json` against a tiny world (2 schools, 10 purchases, 35
+days; `generate_world(seed=1, …)`) served by the sandbox in a process of its own with no added
+latency, its PASSBOT_DB in a temporary folder — interpreter, imports, settings, the state
+database, the requests and the output, nearly none of it proportional to the purchases. The
+heaviest imports of that `check` follow (`-X importtime`, cumulative).
 
 It measures the environment it runs in: `./dev setup` writes the bytecode of every package and
 of passbot; where nothing did (`PYTHONDONTWRITEBYTECODE` set and the packages installed without
@@ -15,12 +20,16 @@ it), each start compiles what it imports. Figures, not assertions: this is not a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +40,11 @@ COMMANDS = {
     "passbot nosuch (exit 2)": [PASSBOT, "nosuch"],
     "passbot check --help": [PASSBOT, "check", "--help"],
 }
+CHECK_LABEL = "passbot check --json (tiny)"
+CHECK = [PASSBOT, "check", "--json"]
+#: The tiny world (seed, schools, purchases, days): small enough that what is left is the fixed
+#: cost of one `check`.
+TINY_WORLD = (1, 2, 10, 35)
 
 
 def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -43,15 +57,55 @@ def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return time.perf_counter() - started, usage.ru_utime + usage.ru_stime
 
 
-def _imports(env: dict[str, str], top: int) -> list[tuple[float, str]]:
-    """The heaviest imports of `bot.cli` and of what it imports itself (cumulative seconds)."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import bot.cli"],
+@contextmanager
+def _tiny_sandbox(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The environment of a `check` against the tiny world, served by `python -m sandbox` in a
+    child process (stopped after), with PASSBOT_DB in a temporary folder."""
+    from sandbox.worlds import generate_world  # only for this row
+
+    with tempfile.TemporaryDirectory(prefix="passbot-startup-") as tmp:
+        world = Path(tmp) / "tiny-world.json"
+        seed, schools, purchases, days = TINY_WORLD
+        world.write_text(
+            json.dumps(generate_world(seed=seed, schools=schools, purchases=purchases, days=days)),
+            encoding="utf-8",
+        )
+        box = subprocess.Popen(  # noqa: S603 — our own interpreter and module
+            [sys.executable, "-m", "sandbox", "--world", str(world)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            settings: dict[str, str] = {}
+            assert box.stdout is not None
+            for line in box.stdout:
+                key, _, value = line.strip().partition("=")
+                settings[key] = value
+                if key == "SANDBOX_URL":
+                    break
+            if "SANDBOX_URL" not in settings:
+                raise SystemExit("the sandbox did not start")
+            yield {**env, **settings, "PASSBOT_DB": str(Path(tmp) / "passbot.db")}
+        finally:
+            box.terminate()
+            box.communicate(timeout=30)
+
+
+def _imports(
+    env: dict[str, str], top: int, code: list[str] | None = None
+) -> list[tuple[float, str]]:
+    """The heaviest imports of `bot.cli` (or of the command `code` runs) and of what it imports
+    itself (cumulative seconds)."""
+    done = subprocess.run(  # noqa: S603 — our own interpreter
+        [sys.executable, "-X", "importtime", *(code or ["-c", "import bot.cli"])],
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        check=True,
+        check=code is None,
     )
     rows: list[tuple[float, str]] = []
     for line in done.stderr.splitlines():
@@ -66,23 +120,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.startup")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--top", type=int, default=6, help="heaviest imports to list")
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip `passbot check` on the tiny world"
+    )
     args = parser.parse_args(argv)
     env = dict(os.environ)
     lines = [
         f"passbot start-up — {args.runs} runs each, one after another",
         "",
-        f"{'command':<26} {'wall p50 s':>10} {'wall min s':>10} {'cpu p50 s':>10}"
+        f"{'command':<28} {'wall p50 s':>10} {'wall min s':>10} {'cpu p50 s':>10}"
         f" {'cpu min s':>10}",
     ]
-    for label, command in COMMANDS.items():
-        runs = [_once(command, env) for _ in range(max(1, args.runs))]
+
+    def row(label: str, command: list[str], child_env: dict[str, str]) -> str:
+        runs = [_once(command, child_env) for _ in range(max(1, args.runs))]
         walls, cpus = [w for w, _ in runs], [c for _, c in runs]
-        lines.append(
-            f"{label:<26} {statistics.median(walls):>10.3f} {min(walls):>10.3f}"
+        return (
+            f"{label:<28} {statistics.median(walls):>10.3f} {min(walls):>10.3f}"
             f" {statistics.median(cpus):>10.3f} {min(cpus):>10.3f}"
         )
+
+    lines += [row(label, command, env) for label, command in COMMANDS.items()]
+    check_imports: list[tuple[float, str]] = []
+    if not args.no_check:
+        with _tiny_sandbox(env) as check_env:
+            _once(CHECK, check_env)  # the first run makes and migrates PASSBOT_DB
+            lines.append(row(CHECK_LABEL, CHECK, check_env))
+            check_imports = _imports(check_env, args.top, ["-m", "bot", "check", "--json"])
     lines += ["", "heaviest imports (python -X importtime -c 'import bot.cli', cumulative):"]
     lines += [f"  {seconds:>7.3f} s  {module}" for seconds, module in _imports(env, args.top)]
+    if check_imports:
+        lines += ["", "heaviest imports of `passbot check --json` (tiny world, cumulative):"]
+        lines += [f"  {seconds:>7.3f} s  {module}" for seconds, module in check_imports]
     lines += ["", f"reproduce: .venv/bin/python -m bench.startup --runs {args.runs}"]
     print("\n".join(lines))
     return 0

@@ -1,4 +1,8 @@
-"""The composition root: the only place adapters are built and secrets are unwrapped."""
+"""The composition root: the only place adapters are built and secrets are unwrapped.
+
+Each builder imports the adapters it builds, so a command loads only what it uses: `check`
+never loads the health check's probe, the finding history or the scheduler's needs.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import stripe
-
-from bot.settings import Settings
-from core.adapters.clerk import ClerkUsers, make_clerk_client
-from core.adapters.history import SqlHistory, open_history
-from core.adapters.probe import HttpWebhookProbe, make_probe_client
-from core.adapters.sanity import SanityPasses, make_sanity_client
-from core.adapters.store import open_store
-from core.adapters.stripe import STRIPE_TIMEOUT, StripePayments, make_stripe_client, stripe_mode
 from core.domain.links import Links
 from core.errors import UsageError
-from core.usecases.health import HealthService
-from core.usecases.services import Services
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from core.adapters.history import SqlHistory
+    from core.usecases.health import HealthService
+    from core.usecases.services import Services
 
 
 class SystemClock:
@@ -57,6 +57,20 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         UsageError: a setting the services cannot run without is missing, or PASSBOT_DB is bad.
         UpstreamError: PASSBOT_DB's PostgreSQL cannot be reached.
     """
+    import httpx
+    import stripe
+
+    from core.adapters.clerk import ClerkUsers, make_clerk_client
+    from core.adapters.sanity import SanityPasses, make_sanity_client
+    from core.adapters.store import open_store
+    from core.adapters.stripe import (
+        STRIPE_TIMEOUT,
+        StripePayments,
+        make_stripe_client,
+        stripe_mode,
+    )
+    from core.usecases.services import Services
+
     missing = settings.missing(*REQUIRED_FOR_SERVICES)
     if missing:
         raise UsageError(f"missing settings: {', '.join(missing)}")
@@ -71,9 +85,12 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     stripe_client = make_stripe_client(
         stripe_key, api_base=settings.stripe_api_base, http_client=stripe_http
     )
-    sanity_http = make_sanity_client(host, settings.sanity_api_token.get_secret_value())
+    # One TLS context for both (httpx's default trust, as each would make): loading the CA
+    # bundle is a good part of a small `check`'s CPU. stripe-python makes its own.
+    tls = httpx.create_ssl_context()
+    sanity_http = make_sanity_client(host, settings.sanity_api_token.get_secret_value(), verify=tls)
     clerk_http = make_clerk_client(
-        settings.clerk_api_url, settings.clerk_secret_key.get_secret_value()
+        settings.clerk_api_url, settings.clerk_secret_key.get_secret_value(), verify=tls
     )
     clock = FixedClock(settings.passbot_now) if settings.passbot_now else SystemClock()
     try:
@@ -104,6 +121,9 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
 @asynccontextmanager
 async def build_health(settings: Settings, services: Services) -> AsyncIterator[HealthService]:
     """The health use case over the services' ports and a webhook probe (closed after)."""
+    from core.adapters.probe import HttpWebhookProbe, make_probe_client
+    from core.usecases.health import HealthService
+
     probe_http = make_probe_client()
     try:
         yield HealthService(
@@ -121,6 +141,8 @@ async def build_health(settings: Settings, services: Services) -> AsyncIterator[
 
 def build_history(settings: Settings) -> SqlHistory:
     """Finding history and scheduled-run keys, in PASSBOT_DB (the caller closes it)."""
+    from core.adapters.history import open_history
+
     return open_history(settings.passbot_db)
 
 

@@ -16,19 +16,17 @@ import argparse
 import io
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.chart_cli import check_chart_path, write_chart
-from bot.container import build_services
 from bot.health import exit_status, render_health, run_health
-from bot.poster import TextPoster
-from bot.scheduler import ALREADY, FAILED, NOT_DUE, POSTED, scheduler_for
-from bot.settings import Settings
 from core.domain.health import HealthReport
 from core.domain.summary import EarlyWarning, Summary
 from core.errors import UpstreamError, UsageError
-from core.ports import Poster
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from core.ports import Poster
 
 
 def _write(text: str) -> None:
@@ -48,6 +46,12 @@ async def job_command(args: argparse.Namespace, settings: Settings) -> int:
     """`passbot job NAME [--post] [--force] [--chart OUT.png]`: a preview that claims nothing,
     or (--post) the run the scheduler would make, posted to PASSBOT_CHANNEL with its period
     claimed."""
+    # Here, not at the top: `health` needs none of the scheduler (APScheduler, the metrics).
+    from bot.chart_cli import check_chart_path, write_chart
+    from bot.container import build_services
+    from bot.poster import TextPoster
+    from bot.scheduler import ALREADY, FAILED, NOT_DUE, POSTED, scheduler_for
+
     chart = getattr(args, "chart", None)
     if chart:
         check_chart_path(args.name, chart)

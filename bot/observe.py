@@ -58,6 +58,8 @@ FULFILMENT = Gauge(
     ["school"],
 )
 OPEN_FINDINGS = Gauge("passbot_open_findings", "Open findings", ["kind", "school"])
+# The per-service counters join the registry here, with what was counted before this import.
+telemetry.export()
 
 
 # ------------------------------------------------------------------------------ Slack requests

@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from core.domain.approval import Claim, Press, Proposal
 from core.domain.findings import Finding, Operation
-from core.domain.health import HealthReport, ProbeAnswer
-from core.domain.metrics import FindingRecord
 from core.domain.models import (
     JSON,
     Booking,
@@ -27,8 +24,14 @@ from core.domain.models import (
     Tenant,
     WebhookLog,
 )
-from core.domain.summary import EarlyWarning, Summary
-from core.domain.watch import Seen, WatchAlert
+
+# Named in annotations only: a process that never uses these ports (`check`) never loads them.
+if TYPE_CHECKING:
+    from core.domain.approval import Claim, Press, Proposal
+    from core.domain.health import HealthReport, ProbeAnswer
+    from core.domain.metrics import FindingRecord
+    from core.domain.summary import EarlyWarning, Summary
+    from core.domain.watch import Seen, WatchAlert
 
 
 class Clock(Protocol):

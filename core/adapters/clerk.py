@@ -7,6 +7,7 @@ answers a bare JSON array; pages are walked with `limit`/`offset` until one come
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,18 +22,22 @@ MAX_PAGE = 100
 """Clerk's largest `limit`, and the most `user_id` values sent in one request."""
 
 
-def make_clerk_client(api_url: str, secret_key: str, *, timeout: float = 10.0) -> httpx.AsyncClient:
+def make_clerk_client(
+    api_url: str, secret_key: str, *, timeout: float = 10.0, verify: ssl.SSLContext | bool = True
+) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` for Clerk's Backend API.
 
     Args:
         api_url: `CLERK_API_URL`, with its version: `https://api.clerk.com/v1`.
         secret_key: `CLERK_SECRET_KEY`.
         timeout: seconds per request.
+        verify: the TLS context (default: httpx's own, a new one); clients may share one.
     """
     return httpx.AsyncClient(
         base_url=api_url.rstrip("/") + "/",
         headers={"Authorization": f"Bearer {secret_key}", "User-Agent": "passbot"},
         timeout=timeout,
+        verify=verify,
     )
 
 
