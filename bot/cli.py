@@ -401,20 +401,6 @@ def _preflight(args: argparse.Namespace) -> None:
     configure_logging(level, settings.passbot_log_format)
 
 
-def _collect_less_often() -> None:
-    """Run CPython's cycle collector after 100,000 new container objects, not 700.
-
-    A reconciliation decodes tens of megabytes of JSON into dicts and keeps most of them (in
-    models) until it ends, so under the default threshold the collector ran thousands of times
-    and its older generations rescanned a heap that only grew: about a sixth of the CPU of a
-    10,000-purchase `check` (bench/reconcile.py). passbot makes few reference cycles; the
-    collector still runs, and memory stays bounded by what the run holds anyway.
-    """
-    import gc
-
-    gc.set_threshold(100_000, 50, 100)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `passbot` console script (and of `python -m bot`).
 
@@ -433,7 +419,6 @@ def main(argv: list[str] | None = None) -> int:
         _preflight(args)
         import asyncio
 
-        _collect_less_often()
         return asyncio.run(_run(args))
     except (UsageError, NotFoundError) as err:
         print(f"passbot: {err}", file=sys.stderr)
