@@ -9,7 +9,7 @@ change only as a before/after a person approves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.domain.facts import Index
@@ -24,7 +24,7 @@ from core.domain.findings import (
     PatchDoc,
     Severity,
 )
-from core.domain.identity import looks_like_clerk_id, users_for_clerk_id
+from core.domain.identity import looks_like_clerk_id
 from core.domain.models import (
     JSON,
     CheckoutSession,
@@ -33,6 +33,7 @@ from core.domain.models import (
     Subscription,
     Tenant,
     iso,
+    iso_moment,
     parse_instant,
 )
 from core.domain.rule import (
@@ -75,7 +76,7 @@ class Purchase:
         return bool(self.subscriptions)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Context:
     """What is known about the purchase while it is judged."""
 
@@ -93,6 +94,16 @@ class _Context:
     new_user: JSON | None = None
     #: Said on the card: which of several users for one Clerk id is referenced (FM-23).
     notes: list[str] = field(default_factory=list)
+    #: The name of the pass bought, as the verdict shows it.
+    pass_name: str | None = None
+
+    @property
+    def viewer_references(self) -> frozenset[str]:
+        """The ids the app matches the customer's passes against: the reference set, and the
+        user a fix would reference."""
+        if not self.user_ref or self.user_ref in self.references:
+            return self.references
+        return self.references | {self.user_ref}
 
     @property
     def provenance(self) -> Provenance:
@@ -115,7 +126,7 @@ class _Context:
 
     def stamp(self, reason: str) -> JSON:
         """Provenance fields every passbot patch carries."""
-        return {"fixedBy": self.actor, "fixedAt": iso(self.now), "fixReason": reason}
+        return {"fixedBy": self.actor, "fixedAt": iso_moment(self.now), "fixReason": reason}
 
 
 def judge_purchase(
@@ -135,20 +146,18 @@ def judge_purchase(
         account_tenant=idx.tenant_by_account.get(session.account) if session.account else None,
     )
     _resolve(ctx)
+    ctx.pass_name = ctx.pass_.display_name if ctx.pass_ else (session.line_item_names or (None,))[0]
     exact = idx.exact_matches(session)
     manual = None if exact else _manual_match(ctx, claimed)
     if manual is not None:
         claimed.add(manual.id)
     if session.fully_refunded or session.disputed:
-        verdict = _refunded(ctx, exact or ([manual] if manual else []))
-    elif exact:
-        verdict = _matched(ctx, exact, matched_by="session")
-    elif manual is not None:
-        verdict = _matched(ctx, [manual], matched_by="manual")
-    else:
-        verdict = _missing(ctx)
-    name = ctx.pass_.display_name if ctx.pass_ else (session.line_item_names or (None,))[0]
-    return replace(verdict, pass_name=name)
+        return _refunded(ctx, exact or ([manual] if manual else []))
+    if exact:
+        return _matched(ctx, exact, matched_by="session")
+    if manual is not None:
+        return _matched(ctx, [manual], matched_by="manual")
+    return _missing(ctx)
 
 
 # ------------------------------------------------------------------------------- resolution
@@ -172,7 +181,7 @@ def _resolve(ctx: _Context) -> None:
     _resolve_tenant(ctx)
     if s.user_id:
         ctx.references = idx.refset(s.user_id)
-        users = users_for_clerk_id(s.user_id, idx.facts.users)
+        users = idx.users_for_clerk_id(s.user_id)
         clerk = idx.clerk_by_id.get(s.user_id)
         if users:
             ctx.user_ref = users[0].id
@@ -226,9 +235,8 @@ def _resolve_tenant(ctx: _Context) -> None:
         if account_tenant is None:
             ctx.blockers.append(f"no tenant has Connect account {s.account}")
         candidates[f"the tenant of {s.account}"] = account_tenant
-    known = {k: v for k, v in candidates.items() if v}
-    if len(set(known.values())) > 1:
-        listed = ", ".join(f"{k} is {v}" for k, v in known.items())
+    if len({v for v in candidates.values() if v}) > 1:
+        listed = ", ".join(f"{k} is {v}" for k, v in candidates.items() if v)
         ctx.blockers.append(f"tenant mismatch: {listed}")
     elif ctx.pass_ is not None and pass_tenant is None:
         ctx.blockers.append(f"pass {ctx.pass_.id} has no tenant")
@@ -282,6 +290,7 @@ def _refunded(ctx: _Context, exact: list[Subscription]) -> Purchase:
         subscriptions=tuple(s.id for s in exact),
         matched_by="session" if exact else None,
         findings=findings,
+        pass_name=ctx.pass_name,
     )
 
 
@@ -343,6 +352,7 @@ def _missing(ctx: _Context) -> Purchase:
         subscriptions=(),
         matched_by=None,
         findings=(finding,),
+        pass_name=ctx.pass_name,
     )
 
 
@@ -363,6 +373,7 @@ def _unresolvable(ctx: _Context) -> Purchase:
         subscriptions=(),
         matched_by=None,
         findings=(finding,),
+        pass_name=ctx.pass_name,
     )
 
 
@@ -502,7 +513,9 @@ def _matched(ctx: _Context, subs: list[Subscription], *, matched_by: str) -> Pur
             ),
             note=f"hand-made pass {primary.id} matches this purchase; link it",
         )
-    ordered = sorted(findings, key=lambda f: (f.severity != Severity.CRITICAL, f.kind.value))
+    ordered = findings
+    if len(findings) > 1:
+        ordered = sorted(findings, key=lambda f: (f.severity != Severity.CRITICAL, f.kind.value))
     return Purchase(
         session=s,
         tenant=ctx.tenant_id,
@@ -511,6 +524,7 @@ def _matched(ctx: _Context, subs: list[Subscription], *, matched_by: str) -> Pur
         matched_by=matched_by,
         findings=tuple(ordered),
         link=link_fix,
+        pass_name=ctx.pass_name,
     )
 
 
@@ -521,7 +535,7 @@ def _primary(subs: list[Subscription]) -> Subscription:
         created = sub.created_at.isoformat() if sub.created_at else "9999"
         return (sub.is_active is not True, not sub.created_via_webhook, created, sub.id)
 
-    return min(subs, key=rank)
+    return subs[0] if len(subs) == 1 else min(subs, key=rank)
 
 
 def _duplicates(ctx: _Context, active: list[Subscription], *, keep: Subscription) -> Finding:
@@ -533,7 +547,7 @@ def _duplicates(ctx: _Context, active: list[Subscription], *, keep: Subscription
                 "isActive": False,
                 "deactivationReason": f"duplicate of {keep.id} for {ctx.session.id}",
                 "deactivatedBy": ctx.actor,
-                "deactivatedAt": iso(ctx.now),
+                "deactivatedAt": iso_moment(ctx.now),
             },
             before={"isActive": x.is_active, "deactivationReason": x.raw.get("deactivationReason")},
             if_revision=x.rev,
@@ -611,7 +625,7 @@ def _unusable_without_rule(ctx: _Context, sub: Subscription) -> list[Finding]:
     seen = visibility(
         sub,
         now=ctx.now,
-        references=ctx.references | ({ctx.user_ref} if ctx.user_ref else set()),
+        references=ctx.viewer_references,
         tenant_id=ctx.tenant_id,
         tenant_pass_ids=tenant_passes,
     )
@@ -658,7 +672,7 @@ def _hidden(ctx: _Context, sub: Subscription, expected: JSON | None) -> Finding 
     needed value is not certain, nothing is offered and the finding says why.
     """
     tenant_passes = ctx.idx.pass_ids_by_tenant.get(ctx.tenant_id or "", frozenset())
-    references = ctx.references | ({ctx.user_ref} if ctx.user_ref else set())
+    references = ctx.viewer_references
 
     def seen_of(current: Subscription) -> Visibility:
         return visibility(
