@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from core.domain.facts import Index
 from core.domain.findings import (
@@ -55,6 +56,11 @@ START_TODAY, KEEP_DATES = "start_today", "keep_dates"
 MANUAL_MATCH_DAYS = 3
 #: Dates further apart than this from the rule's are wrong (FM-14, FM-32).
 DATE_TOLERANCE = timedelta(days=1)
+#: A pass started less than this ago is fresh: none of its clips can have been used yet.
+FRESH = timedelta(days=1)
+
+#: Who approves and when is the same for every purchase of a run: one `Provenance` for it.
+_provenance = lru_cache(maxsize=16)(Provenance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +113,7 @@ class _Context:
 
     @property
     def provenance(self) -> Provenance:
-        return Provenance(approved_by=self.actor, approved_at=self.now)
+        return _provenance(self.actor, self.now)
 
     def finding(self, kind: Kind, severity: Severity, summary: str, **kw: object) -> Finding:
         session = self.session
@@ -166,40 +172,36 @@ def judge_purchase(
 def _resolve(ctx: _Context) -> None:
     """Resolve pass, tenant and user, recording every reason a safe write is impossible."""
     s, idx = ctx.session, ctx.idx
-    missing = [
-        key
-        for key, value in (("passId", s.pass_id), ("userId", s.user_id), ("tenantId", s.tenant_id))
-        if not value
-    ]
-    if missing:
+    pass_id, user_id, tenant_id = s.pass_id, s.user_id, s.tenant_id
+    if not (pass_id and user_id and tenant_id):
+        named = (("passId", pass_id), ("userId", user_id), ("tenantId", tenant_id))
+        missing = [key for key, value in named if not value]
         ctx.blockers.append(f"metadata lacks {', '.join(missing)}")
-    if s.pass_id:
-        ctx.pass_ = idx.passes.get(s.pass_id)
+    if pass_id:
+        ctx.pass_ = idx.passes.get(pass_id)
         if ctx.pass_ is None:
             names = ", ".join(repr(n) for n in s.line_item_names) or "unknown"
-            ctx.blockers.append(f"pass {s.pass_id} no longer exists (line item: {names})")
-    _resolve_tenant(ctx)
-    if s.user_id:
-        ctx.references = idx.refset(s.user_id)
-        users = idx.users_for_clerk_id(s.user_id)
-        clerk = idx.clerk_by_id.get(s.user_id)
+            ctx.blockers.append(f"pass {pass_id} no longer exists (line item: {names})")
+    _resolve_tenant(ctx, tenant_id)
+    if user_id:
+        ctx.references = idx.refset(user_id)
+        users = idx.users_for_clerk_id(user_id)
+        clerk = idx.clerk_by_id.get(user_id)
         if users:
             ctx.user_ref = users[0].id
             if len(users) > 1:
                 ctx.notes.append(
-                    f"{len(users)} Sanity users have clerkId {s.user_id}; the oldest "
+                    f"{len(users)} Sanity users have clerkId {user_id}; the oldest "
                     f"({users[0].id}) is referenced"
                 )
-        elif clerk is not None and looks_like_clerk_id(s.user_id):
+        elif clerk is not None and looks_like_clerk_id(user_id):
             ctx.new_user = new_user_document(s, clerk, now=ctx.now)
             ctx.user_ref = str(ctx.new_user["_id"])
             ctx.references = ctx.references | {ctx.user_ref}
         elif idx.facts.clerk_users is not None:
-            ctx.blockers.append(
-                f"no Sanity user has clerkId {s.user_id}, and Clerk does not know it"
-            )
+            ctx.blockers.append(f"no Sanity user has clerkId {user_id}, and Clerk does not know it")
         else:
-            ctx.blockers.append(f"no Sanity user has clerkId {s.user_id}")
+            ctx.blockers.append(f"no Sanity user has clerkId {user_id}")
     if ctx.pass_ is not None and not ctx.blockers:
         _check_pass_config(ctx, ctx.pass_)
 
@@ -222,27 +224,24 @@ def new_user_document(session: CheckoutSession, clerk: ClerkUser, *, now: dateti
     }
 
 
-def _resolve_tenant(ctx: _Context) -> None:
+def _resolve_tenant(ctx: _Context, meta_tenant: str | None) -> None:
     """The tenant is `pass.tenant`; it must agree with metadata and the account (§7.4, FM-27)."""
-    s = ctx.session
+    account = ctx.session.account
     pass_tenant = ctx.pass_.tenant_id if ctx.pass_ else None
-    candidates = {
-        "the pass's tenant": pass_tenant,
-        "metadata.tenantId": s.tenant_id,
-    }
-    if s.account is not None:
-        account_tenant = ctx.account_tenant.id if ctx.account_tenant else None
-        if account_tenant is None:
-            ctx.blockers.append(f"no tenant has Connect account {s.account}")
-        candidates[f"the tenant of {s.account}"] = account_tenant
-    if len({v for v in candidates.values() if v}) > 1:
+    account_tenant = ctx.account_tenant.id if ctx.account_tenant else None
+    if account is not None and account_tenant is None:
+        ctx.blockers.append(f"no tenant has Connect account {account}")
+    if len({t for t in (pass_tenant, meta_tenant, account_tenant) if t}) > 1:
+        candidates = {
+            "the pass's tenant": pass_tenant,
+            "metadata.tenantId": meta_tenant,
+            f"the tenant of {account}": account_tenant,
+        }
         listed = ", ".join(f"{k} is {v}" for k, v in candidates.items() if v)
         ctx.blockers.append(f"tenant mismatch: {listed}")
     elif ctx.pass_ is not None and pass_tenant is None:
         ctx.blockers.append(f"pass {ctx.pass_.id} has no tenant")
-    ctx.tenant_id = (
-        pass_tenant or s.tenant_id or (ctx.account_tenant.id if ctx.account_tenant else None)
-    )
+    ctx.tenant_id = pass_tenant or meta_tenant or account_tenant
 
 
 def _check_pass_config(ctx: _Context, pass_: Pass) -> None:
@@ -631,7 +630,7 @@ def _unusable_without_rule(ctx: _Context, sub: Subscription) -> list[Finding]:
     )
     if not seen.visible or seen.usable:
         return []
-    fresh = sub.start_date is not None and ctx.now - sub.start_date < timedelta(days=1)
+    fresh = sub.start_date is not None and ctx.now - sub.start_date < FRESH
     if seen.reason == "no_clips_left" and sub.remaining_clips is not None and not fresh:
         return []  # clips used up by bookings: nothing wrong
     why = "; ".join(ctx.blockers) or "the pass cannot say what it should be"
@@ -847,7 +846,7 @@ def _typing(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
     if sub.type != want_type:
         problems.append(f"type {sub.type!r}, the pass gives {want_type!r}")
         patch["type"] = want_type
-    fresh = sub.start_date is not None and ctx.now - sub.start_date < timedelta(days=1)
+    fresh = sub.start_date is not None and ctx.now - sub.start_date < FRESH
     clips_wrong = want_type in CLIP_TYPES and (
         sub.type != want_type
         or sub.remaining_clips is None
