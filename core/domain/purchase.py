@@ -51,6 +51,7 @@ def judge_purchase(
         now=now,
         actor=actor,
         account_tenant=idx.tenant_by_account.get(session.account) if session.account else None,
+        is_upgrade=session.is_upgrade,
     )
     _resolve(ctx)
     ctx.pass_name = ctx.pass_.display_name if ctx.pass_ else (session.line_item_names or (None,))[0]

@@ -23,6 +23,7 @@ from core.domain.visibility import Visibility, visibility
 DATE_TOLERANCE = timedelta(days=1)
 #: A pass started less than this ago is fresh: none of its clips can have been used yet.
 FRESH = timedelta(days=1)
+_NUMBER = int | float
 
 
 def _matched(ctx: _Context, subs: list[Subscription], *, matched_by: str) -> Purchase:
@@ -39,7 +40,7 @@ def _matched(ctx: _Context, subs: list[Subscription], *, matched_by: str) -> Pur
         if s.payment_intent:
             link["stripePaymentId"] = s.payment_intent
     findings.extend(_content(ctx, primary, link))
-    if s.is_upgrade:
+    if ctx.is_upgrade:
         findings.extend(_upgrade_leftover(ctx))
     link_fix = None
     if link and not any(f.fix for f in findings):
@@ -154,7 +155,7 @@ def _expected(ctx: _Context, sub: Subscription) -> JSON | None:
             provenance=ctx.provenance,
             start=chosen_start(sub),
             upgraded_from=ctx.idx.subscriptions.get(ctx.session.upgrade_from or "")
-            if ctx.session.is_upgrade
+            if ctx.is_upgrade
             else None,
         )
     except RuleError:
@@ -433,13 +434,13 @@ def _price(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
     """`purchasePrice` not the amount paid (FM-35), as the webhook writes it (the list price
     for a 0 total). A warning with no fix: the pass works, and whether the record matters is a
     person's call."""
-    if ctx.session.is_upgrade:
+    if ctx.is_upgrade:
         return []  # an upgrade records the new pass's full price, never the amount charged
     recorded = sub.raw.get("purchasePrice")
     want = expected.get("purchasePrice")
-    if not isinstance(recorded, int | float) or isinstance(recorded, bool):
+    if not isinstance(recorded, _NUMBER) or isinstance(recorded, bool):
         return []
-    if not isinstance(want, int | float) or abs(float(recorded) - float(want)) < 0.5:
+    if not isinstance(want, _NUMBER) or abs(float(recorded) - float(want)) < 0.5:
         return []
     what = "the amount paid"
     return [

@@ -47,6 +47,8 @@ class _Context:
     now: datetime
     actor: str | None
     account_tenant: Tenant | None
+    #: A `pass_upgrade` session (read once: several checks ask).
+    is_upgrade: bool = False
     pass_: Pass | None = None
     tenant_id: str | None = None
     user_ref: str | None = None

@@ -74,9 +74,9 @@ def _manual_match(ctx: _Context, claimed: set[str]) -> Subscription | None:
 
 def _missing(ctx: _Context) -> Purchase:
     s = ctx.session
-    kind = Kind.MISSING_UPGRADE if s.is_upgrade else Kind.MISSING_PASS
+    kind = Kind.MISSING_UPGRADE if ctx.is_upgrade else Kind.MISSING_PASS
     old: Subscription | None = None
-    if s.is_upgrade:
+    if ctx.is_upgrade:
         old = ctx.idx.subscriptions.get(s.upgrade_from or "")
         if old is None:
             ctx.blockers.append(
