@@ -63,7 +63,7 @@ def _matched(ctx: _Context, subs: list[Subscription], *, matched_by: str) -> Pur
         session=s,
         tenant=ctx.tenant_id,
         status=ordered[0].kind.value if ordered else "ok",
-        subscriptions=tuple(x.id for x in subs),
+        subscriptions=tuple([x.id for x in subs]),
         matched_by=matched_by,
         findings=tuple(ordered),
         link=link_fix,
