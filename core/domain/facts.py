@@ -163,9 +163,13 @@ class Index:
         """Clerk users read for buyers with no Sanity user, by id."""
         return {c.id: c for c in self.facts.clerk_users or ()}
 
+    def users_for_clerk_id(self, clerk_id: str) -> list[SanityUser]:
+        """The users a Clerk id names: by `clerkId` (oldest first), then legacy `_id`."""
+        return users_for_clerk_id(clerk_id, self.users_by_ref.get(clerk_id, ()))
+
     def user_for(self, clerk_id: str) -> SanityUser | None:
         """The user a new subscription should reference: `clerkId` match first, then legacy."""
-        found = users_for_clerk_id(clerk_id, self.users_by_ref.get(clerk_id, ()))
+        found = self.users_for_clerk_id(clerk_id)
         return found[0] if found else None
 
     def exact_matches(self, session: CheckoutSession) -> list[Subscription]:

@@ -22,11 +22,15 @@ def reference_set(clerk_id: str, users: Iterable[SanityUser]) -> frozenset[str]:
 
 def users_for_clerk_id(clerk_id: str, users: Iterable[SanityUser]) -> list[SanityUser]:
     """Sanity users for a Clerk id: by `clerkId` (oldest first), then legacy `_id == clerkId`."""
-    by_clerk = sorted(
-        (u for u in users if u.clerk_id == clerk_id),
-        key=lambda u: (u.created_at is None, u.created_at, u.id),
-    )
-    legacy = [u for u in users if u.id == clerk_id and u.clerk_id != clerk_id]
+    by_clerk: list[SanityUser] = []
+    legacy: list[SanityUser] = []
+    for u in users:
+        if u.clerk_id == clerk_id:
+            by_clerk.append(u)
+        elif u.id == clerk_id:
+            legacy.append(u)
+    if len(by_clerk) > 1:
+        by_clerk.sort(key=lambda u: (u.created_at is None, u.created_at, u.id))
     return by_clerk + legacy
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 JSON = dict[str, Any]
@@ -72,13 +73,25 @@ def parse_instant(value: object) -> datetime | None:
 
 def iso(value: datetime) -> str:
     """The ISO form the platform writes: milliseconds and a Z (`2026-11-28T08:00:00.000Z`)."""
-    v = value.astimezone(UTC)
-    if v.year >= 1000:  # what strftime would write, without its cost
-        return (
-            f"{v.year}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}."
-            f"{value.microsecond // 1000:03d}Z"
+    v = value if value.tzinfo is UTC else value.astimezone(UTC)
+    if v.year >= 1000:  # what strftime would write, without its cost (%-format is the fastest)
+        return "%d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+            v.year,
+            v.month,
+            v.day,
+            v.hour,
+            v.minute,
+            v.second,
+            value.microsecond // 1000,
         )
     return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+@lru_cache(maxsize=64)
+def iso_moment(value: datetime) -> str:
+    """`iso` of a moment many documents share (a run's `now`, stamped on every fix it
+    proposes): formatted once."""
+    return iso(value)
 
 
 def _str(value: object) -> str | None:

@@ -9,113 +9,31 @@ change only as a before/after a person approves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from core.domain.facts import Index
-from core.domain.findings import (
-    Action,
-    Alternative,
-    CreateDoc,
-    Finding,
-    Fix,
-    Kind,
-    Operation,
-    PatchDoc,
-    Severity,
+from core.domain.identity import looks_like_clerk_id
+from core.domain.models import JSON, CheckoutSession, ClerkUser, Pass, iso
+from core.domain.purchase_content import _matched
+from core.domain.purchase_context import Purchase, _Context
+from core.domain.purchase_missing import (
+    KEEP_DATES,
+    MANUAL_MATCH_DAYS,
+    START_TODAY,
+    _manual_match,
+    _missing,
+    _refunded,
 )
-from core.domain.identity import looks_like_clerk_id, users_for_clerk_id
-from core.domain.models import (
-    JSON,
-    CheckoutSession,
-    ClerkUser,
-    Pass,
-    Subscription,
-    Tenant,
-    iso,
-    parse_instant,
-)
-from core.domain.rule import (
-    CLIP_TYPES,
-    USABLE_TYPES,
-    Provenance,
-    RuleError,
-    chosen_start,
-    end_date,
-    expected_subscription,
-    remaining_share,
-    type_and_clips,
-)
-from core.domain.visibility import Visibility, visibility
+from core.domain.rule import CLIP_TYPES, RuleError, end_date, type_and_clips
 
-#: The alternatives of a late fix: date it from the approval, or keep the purchase's dates.
-START_TODAY, KEEP_DATES = "start_today", "keep_dates"
-#: Manual documents match a purchase when they start this close to it (cli-contract.md).
-MANUAL_MATCH_DAYS = 3
-#: Dates further apart than this from the rule's are wrong (FM-14, FM-32).
-DATE_TOLERANCE = timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Purchase:
-    """The verdict on one paid pass purchase."""
-
-    session: CheckoutSession
-    tenant: str | None
-    status: str
-    subscriptions: tuple[str, ...]
-    matched_by: str | None
-    findings: tuple[Finding, ...]
-    link: Fix | None = None
-    pass_name: str | None = None
-
-    @property
-    def has_pass(self) -> bool:
-        """A subscription exists for it (whatever its state)."""
-        return bool(self.subscriptions)
-
-
-@dataclass
-class _Context:
-    """What is known about the purchase while it is judged."""
-
-    session: CheckoutSession
-    idx: Index
-    now: datetime
-    actor: str | None
-    account_tenant: Tenant | None
-    pass_: Pass | None = None
-    tenant_id: str | None = None
-    user_ref: str | None = None
-    references: frozenset[str] = frozenset()
-    blockers: list[str] = field(default_factory=list)
-    #: The Sanity user the fix creates for a buyer Clerk knows but Sanity does not (FM-21).
-    new_user: JSON | None = None
-    #: Said on the card: which of several users for one Clerk id is referenced (FM-23).
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def provenance(self) -> Provenance:
-        return Provenance(approved_by=self.actor, approved_at=self.now)
-
-    def finding(self, kind: Kind, severity: Severity, summary: str, **kw: object) -> Finding:
-        session = self.session
-        return Finding(
-            kind=kind,
-            severity=severity,
-            summary=summary,
-            session=session.id,
-            account=session.account,
-            tenant=self.tenant_id or session.tenant_id,
-            user=self.user_ref,
-            email=session.email,
-            pass_id=session.pass_id,
-            **kw,  # type: ignore[arg-type]
-        )
-
-    def stamp(self, reason: str) -> JSON:
-        """Provenance fields every passbot patch carries."""
-        return {"fixedBy": self.actor, "fixedAt": iso(self.now), "fixReason": reason}
+__all__ = [
+    "KEEP_DATES",
+    "MANUAL_MATCH_DAYS",
+    "START_TODAY",
+    "Purchase",
+    "judge_purchase",
+    "new_user_document",
+]
 
 
 def judge_purchase(
@@ -133,22 +51,21 @@ def judge_purchase(
         now=now,
         actor=actor,
         account_tenant=idx.tenant_by_account.get(session.account) if session.account else None,
+        is_upgrade=session.is_upgrade,
     )
     _resolve(ctx)
+    ctx.pass_name = ctx.pass_.display_name if ctx.pass_ else (session.line_item_names or (None,))[0]
     exact = idx.exact_matches(session)
     manual = None if exact else _manual_match(ctx, claimed)
     if manual is not None:
         claimed.add(manual.id)
     if session.fully_refunded or session.disputed:
-        verdict = _refunded(ctx, exact or ([manual] if manual else []))
-    elif exact:
-        verdict = _matched(ctx, exact, matched_by="session")
-    elif manual is not None:
-        verdict = _matched(ctx, [manual], matched_by="manual")
-    else:
-        verdict = _missing(ctx)
-    name = ctx.pass_.display_name if ctx.pass_ else (session.line_item_names or (None,))[0]
-    return replace(verdict, pass_name=name)
+        return _refunded(ctx, exact or ([manual] if manual else []))
+    if exact:
+        return _matched(ctx, exact, matched_by="session")
+    if manual is not None:
+        return _matched(ctx, [manual], matched_by="manual")
+    return _missing(ctx)
 
 
 # ------------------------------------------------------------------------------- resolution
@@ -157,40 +74,36 @@ def judge_purchase(
 def _resolve(ctx: _Context) -> None:
     """Resolve pass, tenant and user, recording every reason a safe write is impossible."""
     s, idx = ctx.session, ctx.idx
-    missing = [
-        key
-        for key, value in (("passId", s.pass_id), ("userId", s.user_id), ("tenantId", s.tenant_id))
-        if not value
-    ]
-    if missing:
+    pass_id, user_id, tenant_id = s.pass_id, s.user_id, s.tenant_id
+    if not (pass_id and user_id and tenant_id):
+        named = (("passId", pass_id), ("userId", user_id), ("tenantId", tenant_id))
+        missing = [key for key, value in named if not value]
         ctx.blockers.append(f"metadata lacks {', '.join(missing)}")
-    if s.pass_id:
-        ctx.pass_ = idx.passes.get(s.pass_id)
+    if pass_id:
+        ctx.pass_ = idx.passes.get(pass_id)
         if ctx.pass_ is None:
             names = ", ".join(repr(n) for n in s.line_item_names) or "unknown"
-            ctx.blockers.append(f"pass {s.pass_id} no longer exists (line item: {names})")
-    _resolve_tenant(ctx)
-    if s.user_id:
-        ctx.references = idx.refset(s.user_id)
-        users = users_for_clerk_id(s.user_id, idx.facts.users)
-        clerk = idx.clerk_by_id.get(s.user_id)
+            ctx.blockers.append(f"pass {pass_id} no longer exists (line item: {names})")
+    _resolve_tenant(ctx, tenant_id)
+    if user_id:
+        ctx.references = idx.refset(user_id)
+        users = idx.users_for_clerk_id(user_id)
+        clerk = idx.clerk_by_id.get(user_id)
         if users:
             ctx.user_ref = users[0].id
             if len(users) > 1:
                 ctx.notes.append(
-                    f"{len(users)} Sanity users have clerkId {s.user_id}; the oldest "
+                    f"{len(users)} Sanity users have clerkId {user_id}; the oldest "
                     f"({users[0].id}) is referenced"
                 )
-        elif clerk is not None and looks_like_clerk_id(s.user_id):
+        elif clerk is not None and looks_like_clerk_id(user_id):
             ctx.new_user = new_user_document(s, clerk, now=ctx.now)
             ctx.user_ref = str(ctx.new_user["_id"])
             ctx.references = ctx.references | {ctx.user_ref}
         elif idx.facts.clerk_users is not None:
-            ctx.blockers.append(
-                f"no Sanity user has clerkId {s.user_id}, and Clerk does not know it"
-            )
+            ctx.blockers.append(f"no Sanity user has clerkId {user_id}, and Clerk does not know it")
         else:
-            ctx.blockers.append(f"no Sanity user has clerkId {s.user_id}")
+            ctx.blockers.append(f"no Sanity user has clerkId {user_id}")
     if ctx.pass_ is not None and not ctx.blockers:
         _check_pass_config(ctx, ctx.pass_)
 
@@ -213,28 +126,24 @@ def new_user_document(session: CheckoutSession, clerk: ClerkUser, *, now: dateti
     }
 
 
-def _resolve_tenant(ctx: _Context) -> None:
+def _resolve_tenant(ctx: _Context, meta_tenant: str | None) -> None:
     """The tenant is `pass.tenant`; it must agree with metadata and the account (§7.4, FM-27)."""
-    s = ctx.session
+    account = ctx.session.account
     pass_tenant = ctx.pass_.tenant_id if ctx.pass_ else None
-    candidates = {
-        "the pass's tenant": pass_tenant,
-        "metadata.tenantId": s.tenant_id,
-    }
-    if s.account is not None:
-        account_tenant = ctx.account_tenant.id if ctx.account_tenant else None
-        if account_tenant is None:
-            ctx.blockers.append(f"no tenant has Connect account {s.account}")
-        candidates[f"the tenant of {s.account}"] = account_tenant
-    known = {k: v for k, v in candidates.items() if v}
-    if len(set(known.values())) > 1:
-        listed = ", ".join(f"{k} is {v}" for k, v in known.items())
+    account_tenant = ctx.account_tenant.id if ctx.account_tenant else None
+    if account is not None and account_tenant is None:
+        ctx.blockers.append(f"no tenant has Connect account {account}")
+    if len({t for t in (pass_tenant, meta_tenant, account_tenant) if t}) > 1:
+        candidates = {
+            "the pass's tenant": pass_tenant,
+            "metadata.tenantId": meta_tenant,
+            f"the tenant of {account}": account_tenant,
+        }
+        listed = ", ".join(f"{k} is {v}" for k, v in candidates.items() if v)
         ctx.blockers.append(f"tenant mismatch: {listed}")
     elif ctx.pass_ is not None and pass_tenant is None:
         ctx.blockers.append(f"pass {ctx.pass_.id} has no tenant")
-    ctx.tenant_id = (
-        pass_tenant or s.tenant_id or (ctx.account_tenant.id if ctx.account_tenant else None)
-    )
+    ctx.tenant_id = pass_tenant or meta_tenant or account_tenant
 
 
 def _check_pass_config(ctx: _Context, pass_: Pass) -> None:
@@ -255,680 +164,3 @@ def _check_pass_config(ctx: _Context, pass_: Pass) -> None:
             f"pass configuration: fixed expiryDate {iso(end)[:10]} has passed; "
             "a person must choose the dates"
         )
-
-
-# ---------------------------------------------------------------------------------- outcomes
-
-
-def _refunded(ctx: _Context, exact: list[Subscription]) -> Purchase:
-    what = "disputed" if ctx.session.disputed else "refunded"
-    active = [s for s in exact if s.is_active is True]
-    findings: tuple[Finding, ...] = ()
-    if active:
-        findings = (
-            ctx.finding(
-                Kind.REFUNDED_PASS,
-                Severity.WARNING,
-                f"payment {what}, but {len(active)} active pass(es) remain: "
-                + ", ".join(f"{s.display_name} ({s.id})" for s in active),
-                subscriptions=tuple(s.id for s in active),
-                why_no_fix="deactivating a pass is a person's decision",
-            ),
-        )
-    return Purchase(
-        session=ctx.session,
-        tenant=ctx.tenant_id,
-        status=Kind.REFUNDED_PASS.value if findings else what,
-        subscriptions=tuple(s.id for s in exact),
-        matched_by="session" if exact else None,
-        findings=findings,
-    )
-
-
-def _manual_match(ctx: _Context, claimed: set[str]) -> Subscription | None:
-    """A hand-made pass for this purchase (FM-41): same user refs and pass, started within
-    3 days, linked to no other paid session. The closest one wins."""
-    s = ctx.session
-    if not s.user_id or not s.pass_id:
-        return None
-    candidates: list[tuple[float, str, Subscription]] = []
-    for ref in ctx.references:
-        for sub in ctx.idx.subs_by_user_ref.get(ref, ()):
-            if sub.id in claimed or sub.pass_key != s.pass_id or sub.start_date is None:
-                continue
-            if ctx.idx.is_linked_elsewhere(sub, s):
-                continue
-            gap = abs((sub.start_date - s.created).total_seconds())
-            if gap <= MANUAL_MATCH_DAYS * 86400:
-                candidates.append((gap, sub.id, sub))
-    return min(candidates)[2] if candidates else None
-
-
-def _missing(ctx: _Context) -> Purchase:
-    s = ctx.session
-    kind = Kind.MISSING_UPGRADE if s.is_upgrade else Kind.MISSING_PASS
-    old: Subscription | None = None
-    if s.is_upgrade:
-        old = ctx.idx.subscriptions.get(s.upgrade_from or "")
-        if old is None:
-            ctx.blockers.append(
-                f"the subscription being upgraded ({s.upgrade_from or 'not named'}) does not exist"
-            )
-        elif ctx.user_ref and old.user_ref and old.user_ref not in ctx.references:
-            ctx.blockers.append(
-                f"the upgraded subscription {old.id} belongs to another user ({old.user_ref})"
-            )
-    if ctx.blockers:
-        return _unresolvable(ctx)
-    assert ctx.pass_ is not None
-    assert ctx.tenant_id is not None
-    assert ctx.user_ref is not None
-    fix = _create_fix(ctx, old)
-    name = ctx.pass_.display_name
-    when = iso(s.created)[:16].replace("T", " ")
-    summary = f"paid {_amount(s)} for {name} on {when} UTC, but has no pass"
-    if old is not None:
-        summary = f"paid {_amount(s)} to upgrade to {name} on {when} UTC, but has no new pass"
-    if ctx.new_user is not None:
-        summary += f"; the buyer has no Sanity user: the fix also creates {ctx.new_user['_id']}"
-    if fix.note:
-        summary += f" — {fix.note}"
-    for note in ctx.notes:
-        summary += f" ({note})"
-    finding = ctx.finding(kind, Severity.CRITICAL, summary, fix=fix, details=(_webhook(ctx),))
-    return Purchase(
-        session=s,
-        tenant=ctx.tenant_id,
-        status=kind.value,
-        subscriptions=(),
-        matched_by=None,
-        findings=(finding,),
-    )
-
-
-def _unresolvable(ctx: _Context) -> Purchase:
-    s = ctx.session
-    reasons = "; ".join(dict.fromkeys(ctx.blockers))
-    finding = ctx.finding(
-        Kind.UNRESOLVABLE_PURCHASE,
-        Severity.CRITICAL,
-        f"paid {_amount(s)} and has no pass, and none can be written safely: {reasons}",
-        why_no_fix=f"a person must decide: {reasons}",
-        details=(*ctx.blockers, _webhook(ctx)),
-    )
-    return Purchase(
-        session=s,
-        tenant=ctx.tenant_id,
-        status=Kind.UNRESOLVABLE_PURCHASE.value,
-        subscriptions=(),
-        matched_by=None,
-        findings=(finding,),
-    )
-
-
-def _webhook(ctx: _Context) -> str:
-    """What the platform's webhook logged for this session: evidence, never the verdict
-    (cli-contract: paid sessions with no `webhookLog` entry; FM-06, FM-12)."""
-    logs = ctx.idx.logs_by_session.get(ctx.session.id, [])
-    if not logs:
-        return "no webhookLog entry for this session: the platform's webhook never saw it"
-    outcomes = [log for log in logs if log.status in ("success", "error")]
-    if not outcomes:
-        return "the webhook logged processing but never finished (a timeout or a crash)"
-    last = max(outcomes, key=lambda log: (log.timestamp is not None, log.timestamp, log.id))
-    if last.status == "error":
-        return f"the webhook failed and answered 200: {last.error or 'no error recorded'}"
-    return "the webhook logged success, yet no pass exists"
-
-
-def _create_fix(ctx: _Context, old: Subscription | None) -> Fix:
-    """Create the pass as the webhook would have (and retire the old one, for an upgrade)."""
-    assert ctx.pass_ is not None
-    assert ctx.tenant_id is not None
-    assert ctx.user_ref is not None
-    # §2.5: the new pass goes to the old pass's user — when that is a user document; a legacy
-    # raw Clerk id is not carried on (FM-20: creations reference the Sanity `_id`).
-    user_ref = old.user_ref if old is not None and old.user_ref in ctx.idx.users else ctx.user_ref
-
-    def ops(start: datetime | None) -> tuple[Operation, ...]:
-        assert ctx.pass_ is not None
-        assert ctx.tenant_id is not None
-        doc = expected_subscription(
-            ctx.session,
-            ctx.pass_,
-            user_ref=user_ref,
-            tenant_id=ctx.tenant_id,
-            provenance=ctx.provenance,
-            start=start,
-            upgraded_from=old,
-        )
-        out: list[Operation] = [CreateDoc(doc)]
-        if ctx.new_user is not None:
-            out.insert(0, CreateDoc(ctx.new_user))  # one transaction with the pass
-        if old is not None and (old.is_active is not False or not _stamped(old, ctx)):
-            # The webhook stamps the old pass even when it is already inactive (cli-contract).
-            out.append(_retire_upgraded(ctx, old))
-        return tuple(out)
-
-    note = choose = None
-    alternatives: tuple[Alternative, ...] = ()
-    share = remaining_share(ctx.pass_, ctx.session, now=ctx.now)
-    if share is not None and share < 0.5 and ctx.pass_.validity_type != "date":
-        start_today = Alternative(START_TODAY, "Start from today", ops(ctx.now))
-        if share == 0:
-            # Written as purchased, it would be hidden at once: a person chooses (cli-contract).
-            note = "counted from the purchase it has already ended"
-            choose = (
-                "dated from the purchase, the pass would already have ended; choose "
-                "--start-today (valid from the approval) or --keep-dates (written as purchased, "
-                "a record only: the customer will not see it)"
-            )
-            keep = Alternative(KEEP_DATES, "Keep the purchase dates", ops(None))
-            alternatives = (start_today, keep)
-        else:
-            note = f"counted from the purchase only {share:.0%} of its validity is left"
-            alternatives = (start_today,)
-    action = Action.UPGRADE_SUBSCRIPTION if old is not None else Action.CREATE_SUBSCRIPTION
-    return Fix(
-        action=action, operations=ops(None), note=note, alternatives=alternatives, choose=choose
-    )
-
-
-def _stamped(old: Subscription, ctx: _Context) -> bool:
-    """The old pass already carries this upgrade's stamps."""
-    return (
-        bool(old.raw.get("upgradedAt"))
-        and ctx.pass_ is not None
-        and (old.raw.get("upgradedToPassId") == ctx.pass_.id)
-    )
-
-
-def _retire_upgraded(ctx: _Context, old: Subscription) -> PatchDoc:
-    """Deactivate the upgraded-from pass as the webhook does (§2.5 step 5)."""
-    assert ctx.pass_ is not None
-    deactivate: JSON = {} if old.is_active is False else {"isActive": False}
-    return PatchDoc(
-        id=old.id,
-        set={
-            **deactivate,
-            "upgradedAt": iso(ctx.session.created),
-            "upgradedToPassId": ctx.pass_.id,
-            "upgradedToPassName": ctx.pass_.name,
-            **ctx.stamp("upgrade"),
-        },
-        before={"isActive": old.is_active, "upgradedAt": old.raw.get("upgradedAt")},
-        if_revision=old.rev,
-    )
-
-
-def _amount(session: CheckoutSession) -> str:
-    if session.amount_total is None:
-        return "an unknown amount"
-    major = session.amount_total / 100
-    text = f"{major:,.0f}" if major == int(major) else f"{major:,.2f}"
-    return f"{text} {(session.currency or '').upper()}".strip()
-
-
-# ----------------------------------------------------------------------------- with a pass
-
-
-def _matched(ctx: _Context, subs: list[Subscription], *, matched_by: str) -> Purchase:
-    s = ctx.session
-    findings: list[Finding] = []
-    active = [x for x in subs if x.is_active is True]
-    primary = _primary(subs)
-    if len(active) > 1:
-        findings.append(_duplicates(ctx, active, keep=_primary(active)))
-        primary = _primary(active)
-    link: JSON = {}
-    if matched_by == "manual":
-        link = {"stripeSessionId": s.id}
-        if s.payment_intent:
-            link["stripePaymentId"] = s.payment_intent
-    findings.extend(_content(ctx, primary, link))
-    if s.is_upgrade:
-        findings.extend(_upgrade_leftover(ctx))
-    link_fix = None
-    if link and not any(f.fix for f in findings):
-        link_fix = Fix(
-            action=Action.LINK_SUBSCRIPTION,
-            operations=(
-                PatchDoc(
-                    id=primary.id,
-                    set={**link, **ctx.stamp("link to its Stripe purchase")},
-                    before={k: primary.raw.get(k) for k in link},
-                    if_revision=primary.rev,
-                ),
-            ),
-            note=f"hand-made pass {primary.id} matches this purchase; link it",
-        )
-    ordered = sorted(findings, key=lambda f: (f.severity != Severity.CRITICAL, f.kind.value))
-    return Purchase(
-        session=s,
-        tenant=ctx.tenant_id,
-        status=ordered[0].kind.value if ordered else "ok",
-        subscriptions=tuple(x.id for x in subs),
-        matched_by=matched_by,
-        findings=tuple(ordered),
-        link=link_fix,
-    )
-
-
-def _primary(subs: list[Subscription]) -> Subscription:
-    """The document to keep: active, written by the webhook, then the oldest."""
-
-    def rank(sub: Subscription) -> tuple[bool, bool, str, str]:
-        created = sub.created_at.isoformat() if sub.created_at else "9999"
-        return (sub.is_active is not True, not sub.created_via_webhook, created, sub.id)
-
-    return min(subs, key=rank)
-
-
-def _duplicates(ctx: _Context, active: list[Subscription], *, keep: Subscription) -> Finding:
-    extras = [x for x in active if x.id != keep.id]
-    ops = tuple(
-        PatchDoc(
-            id=x.id,
-            set={
-                "isActive": False,
-                "deactivationReason": f"duplicate of {keep.id} for {ctx.session.id}",
-                "deactivatedBy": ctx.actor,
-                "deactivatedAt": iso(ctx.now),
-            },
-            before={"isActive": x.is_active, "deactivationReason": x.raw.get("deactivationReason")},
-            if_revision=x.rev,
-        )
-        for x in extras
-    )
-    return ctx.finding(
-        Kind.DUPLICATE_PASS,
-        Severity.WARNING,
-        f"{len(active)} active passes for one purchase; keep {keep.id}, deactivate "
-        + ", ".join(x.id for x in extras),
-        subscriptions=tuple(x.id for x in active),
-        fix=Fix(Action.DEACTIVATE_DUPLICATES, ops, note="deactivated, never deleted"),
-    )
-
-
-def _upgrade_leftover(ctx: _Context) -> list[Finding]:
-    """Both halves of an upgrade active (FM-17): the old one must be retired."""
-    old = ctx.idx.subscriptions.get(ctx.session.upgrade_from or "")
-    if old is None or old.is_active is not True or ctx.pass_ is None:
-        return []
-    if old.user_ref and ctx.references and old.user_ref not in ctx.references:
-        return []
-    return [
-        ctx.finding(
-            Kind.MISSING_UPGRADE,
-            Severity.CRITICAL,
-            f"upgraded to {ctx.pass_.display_name}, but the old pass {old.id} is still active",
-            subscriptions=(old.id,),
-            fix=Fix(Action.UPGRADE_SUBSCRIPTION, (_retire_upgraded(ctx, old),)),
-        )
-    ]
-
-
-def _content(ctx: _Context, sub: Subscription, link: JSON) -> list[Finding]:
-    """Compare a pass with what the rule gives; each difference is a finding with a patch."""
-    expected = _expected(ctx, sub)
-    findings: list[Finding] = []
-    hidden = _hidden(ctx, sub, expected)
-    if hidden is not None:
-        findings.append(hidden)
-    if expected is not None and sub.type is not None and sub.raw.get("endDate") is not None:
-        findings.extend(_dates(ctx, sub, expected))
-        findings.extend(_typing(ctx, sub, expected))
-        findings.extend(_price(ctx, sub, expected))
-    elif expected is None and hidden is None:
-        findings.extend(_unusable_without_rule(ctx, sub))
-    if link and findings:
-        findings = [_with_link(f, link) for f in findings]
-    return findings
-
-
-def _expected(ctx: _Context, sub: Subscription) -> JSON | None:
-    if ctx.blockers or ctx.pass_ is None or ctx.tenant_id is None:
-        return None
-    try:
-        return expected_subscription(
-            ctx.session,
-            ctx.pass_,
-            user_ref=sub.user_ref or ctx.user_ref or "",
-            tenant_id=ctx.tenant_id,
-            provenance=ctx.provenance,
-            start=chosen_start(sub),
-            upgraded_from=ctx.idx.subscriptions.get(ctx.session.upgrade_from or "")
-            if ctx.session.is_upgrade
-            else None,
-        )
-    except RuleError:
-        return None
-
-
-def _unusable_without_rule(ctx: _Context, sub: Subscription) -> list[Finding]:
-    """Shown but not bookable, and the pass cannot say what it should be (FM-37)."""
-    tenant_passes = ctx.idx.pass_ids_by_tenant.get(ctx.tenant_id or "", frozenset())
-    seen = visibility(
-        sub,
-        now=ctx.now,
-        references=ctx.references | ({ctx.user_ref} if ctx.user_ref else set()),
-        tenant_id=ctx.tenant_id,
-        tenant_pass_ids=tenant_passes,
-    )
-    if not seen.visible or seen.usable:
-        return []
-    fresh = sub.start_date is not None and ctx.now - sub.start_date < timedelta(days=1)
-    if seen.reason == "no_clips_left" and sub.remaining_clips is not None and not fresh:
-        return []  # clips used up by bookings: nothing wrong
-    why = "; ".join(ctx.blockers) or "the pass cannot say what it should be"
-    return [
-        ctx.finding(
-            Kind.MISTYPED_PASS,
-            Severity.CRITICAL,
-            f"{sub.display_name} ({sub.id}) is shown but cannot be booked: {seen.text}",
-            subscriptions=(sub.id,),
-            why_no_fix=f"a person must decide: {why}",
-        )
-    ]
-
-
-def _with_link(finding: Finding, link: JSON) -> Finding:
-    """Fold "link the hand-made pass to its purchase" into a finding's patch."""
-    if finding.fix is None:
-        return finding
-    ops = tuple(
-        PatchDoc(op.id, {**link, **op.set}, {**dict.fromkeys(link), **op.before}, op.if_revision)
-        if isinstance(op, PatchDoc)
-        else op
-        for op in finding.fix.operations
-    )
-    return Finding(
-        **{
-            **{name: getattr(finding, name) for name in finding.__dataclass_fields__},
-            "fix": Fix(finding.fix.action, ops, finding.fix.note, finding.fix.alternatives),
-        }
-    )
-
-
-def _hidden(ctx: _Context, sub: Subscription, expected: JSON | None) -> Finding | None:
-    """The customer cannot see or use this pass: say why, and patch only what is certain.
-
-    Every certain value is written in one patch, in the app's order of checks, so that one
-    approval makes the pass visible (an undefined user *and* tenant, say — FM-39). When any
-    needed value is not certain, nothing is offered and the finding says why.
-    """
-    tenant_passes = ctx.idx.pass_ids_by_tenant.get(ctx.tenant_id or "", frozenset())
-    references = ctx.references | ({ctx.user_ref} if ctx.user_ref else set())
-
-    def seen_of(current: Subscription) -> Visibility:
-        return visibility(
-            current,
-            now=ctx.now,
-            references=references,
-            tenant_id=ctx.tenant_id,
-            tenant_pass_ids=tenant_passes,
-        )
-
-    shape_gaps = [k for k in ("type", "startDate", "endDate", "isActive") if sub.raw.get(k) is None]
-    patch: JSON = {}
-    why: str | None = None
-    seen = seen_of(sub)
-    reason = seen.reason
-    if shape_gaps:
-        # The "second schema" (FM-38): fill the missing modern fields from the rule.
-        reason = "missing " + ", ".join(shape_gaps)
-        if expected is not None:
-            for key in ("type", "startDate", "endDate", "remainingClips", "isActive", "passId"):
-                if sub.raw.get(key) is None and key in expected:
-                    patch[key] = expected[key]
-            if "remainingClips" in patch and expected.get("type") in CLIP_TYPES:
-                clips, why = _clips_now(ctx, sub, expected)
-                patch["remainingClips"] = clips
-            end = parse_instant(expected["endDate"])
-            if end is not None and end <= ctx.now:
-                return None  # over by the rule anyway: filling it in would show nothing
-        else:
-            why = "the rule cannot compute the missing fields: " + "; ".join(ctx.blockers)
-    elif seen.visible:
-        return None  # usable problems are typing's
-    elif seen.reason == "expired":
-        # Wrong dates are wrong_expiry's, and natural expiry is no fault; but a pass that
-        # ended before it was bought, with no rule to say when it should end, is hidden.
-        if expected is not None or (sub.end_date and sub.end_date > ctx.session.created):
-            return None
-        reason = "expired at creation"
-        why = "it ended before it was bought, and the right dates are not certain: " + "; ".join(
-            ctx.blockers
-        )
-    else:
-        current = sub
-        for _ in range(len(_UNHIDE_ORDER)):
-            step, why = _unhide(ctx, current, seen.reason, expected)
-            if step is None:
-                if why is None:
-                    return None  # deactivated on purpose, or over anyway: nothing to show
-                break
-            patch.update(step)
-            current = Subscription.from_json({**current.raw, **step})
-            seen = seen_of(current)
-            if seen.visible:
-                break
-        else:
-            why = "no certain set of values makes it visible"
-    fix = None
-    if patch and why is None:
-        before = {key: sub.raw.get(key) for key in patch}
-        fix = Fix(
-            Action.PATCH_SUBSCRIPTION,
-            (PatchDoc(sub.id, {**patch, **ctx.stamp("hidden_pass")}, before, sub.rev),),
-        )
-    return ctx.finding(
-        Kind.HIDDEN_PASS,
-        Severity.CRITICAL,
-        f"{sub.display_name} ({sub.id}) exists but the customer cannot see it: {reason}",
-        subscriptions=(sub.id,),
-        fix=fix,
-        why_no_fix=None if fix else (why or "no certain value to write"),
-    )
-
-
-#: The hidden reasons `_unhide` can act on, in the app's order.
-_UNHIDE_ORDER = (
-    "user_not_in_reference_set",
-    "inactive",
-    "expired",
-    "tenant_mismatch",
-    "missing_tenant_and_pass_not_in_tenant",
-)
-
-
-def _unhide(
-    ctx: _Context, sub: Subscription, reason: str, expected: JSON | None
-) -> tuple[JSON | None, str | None]:
-    """The certain change that clears one hidden reason; else (None, why), or (None, None)
-    when the pass is rightly not shown."""
-    certain_tenant = ctx.tenant_id if ctx.tenant_id and not ctx.blockers else None
-    if reason == "user_not_in_reference_set":
-        if sub.user_ref is None and ctx.user_ref:
-            return {"user": _ref(ctx.user_ref)}, None
-        if sub.user_ref in ctx.idx.users:
-            return (
-                None,
-                f"it belongs to another user ({sub.user_ref}); never re-pointed automatically",
-            )
-        return None, f"its user reference {sub.user_ref!r} resolves to nobody"
-    if reason == "inactive":
-        if sub.deactivation_recorded:
-            return None, None  # deactivated on purpose, with a recorded reason
-        return {"isActive": True}, None
-    if reason == "expired":
-        end = parse_instant(expected["endDate"]) if expected else None
-        if expected is not None and end is not None and end > ctx.now:
-            return {"startDate": expected["startDate"], "endDate": expected["endDate"]}, None
-        return None, None  # over anyway: reactivating it would show nothing
-    if reason == "missing_tenant_and_pass_not_in_tenant" or (
-        reason == "tenant_mismatch" and sub.tenant_ref is None  # a reference without `_ref`
-    ):
-        if certain_tenant:
-            return {"tenant": _ref(certain_tenant)}, None
-        return None, "the right school is not certain: " + "; ".join(ctx.blockers)
-    if reason == "tenant_mismatch":
-        return None, (
-            f"it is on school {sub.tenant_ref}, not {ctx.tenant_id}; never re-pointed automatically"
-        )
-    return None, "no certain value to write"
-
-
-def _ref(target: str) -> JSON:
-    return {"_type": "reference", "_ref": target}
-
-
-def _dates(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
-    """`startDate`/`endDate` more than a day off the rule's, or impossible (FM-14, FM-32, FM-50)."""
-    want_start = parse_instant(expected["startDate"])
-    want_end = parse_instant(expected["endDate"])
-    assert want_start is not None
-    assert want_end is not None
-    start, end = sub.start_date, sub.end_date
-    problems: list[str] = []
-    if start is None or abs(start - want_start) > DATE_TOLERANCE:
-        basis = "purchase was" if want_start == ctx.session.created else "the rule gives"
-        problems.append(f"starts {_day(start)}, {basis} {_day(want_start)}")
-    if end is None:
-        problems.append(f"endDate {str(sub.raw.get('endDate'))[:40]!r} is not a date")
-    elif abs(end - want_end) > DATE_TOLERANCE:
-        problems.append(f"ends {_day(end)}, the rule gives {_day(want_end)}")
-    if start is not None and end is not None and end <= start:
-        problems.append("ends before it starts")
-    if not problems:
-        return []
-    hidden_by_it = (end is None or end <= ctx.now) and ctx.now < want_end
-    patch = {"startDate": iso(want_start), "endDate": iso(want_end)}
-    before = {"startDate": sub.raw.get("startDate"), "endDate": sub.raw.get("endDate")}
-    return [
-        ctx.finding(
-            Kind.WRONG_EXPIRY,
-            Severity.CRITICAL if hidden_by_it else Severity.WARNING,
-            f"{sub.display_name} ({sub.id}) {'; '.join(problems)}"
-            + (" — hidden because of it" if hidden_by_it else ""),
-            subscriptions=(sub.id,),
-            fix=Fix(
-                Action.PATCH_SUBSCRIPTION,
-                (PatchDoc(sub.id, {**patch, **ctx.stamp("wrong_expiry")}, before, sub.rev),),
-                note="computed from the purchase time and the pass's current configuration",
-            ),
-        )
-    ]
-
-
-def _typing(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
-    """`type`, `remainingClips`, `passId` not what the rule gives for the pass bought (FM-36/37)."""
-    assert ctx.pass_ is not None
-    want_type = expected["type"]
-    problems: list[str] = []
-    patch: JSON = {}
-    if sub.pass_key != ctx.pass_.id:
-        problems.append(f"is for pass {sub.pass_key}, but {ctx.pass_.id} was bought")
-        patch.update({"passId": ctx.pass_.id, "passName": ctx.pass_.name})
-    if sub.type != want_type:
-        problems.append(f"type {sub.type!r}, the pass gives {want_type!r}")
-        patch["type"] = want_type
-    fresh = sub.start_date is not None and ctx.now - sub.start_date < timedelta(days=1)
-    clips_wrong = want_type in CLIP_TYPES and (
-        sub.type != want_type
-        or sub.remaining_clips is None
-        or (fresh and sub.remaining_clips <= 0)
-        or sub.remaining_clips > (expected.get("remainingClips") or 0)
-    )
-    why: str | None = None
-    if clips_wrong:
-        clips, why = _clips_now(ctx, sub, expected)
-        if clips is not None and clips != sub.remaining_clips:
-            problems.append(f"remainingClips {sub.remaining_clips!r}, should be {clips}")
-            patch["remainingClips"] = clips
-        elif clips is None:
-            problems.append(f"remainingClips {sub.remaining_clips!r}")
-    if not problems:
-        return []
-    unusable = sub.type not in USABLE_TYPES or (
-        sub.type in CLIP_TYPES and (sub.remaining_clips or 0) <= 0
-    )
-    fix = None
-    if patch and not (clips_wrong and why):
-        before = {key: sub.raw.get(key) for key in patch}
-        fix = Fix(
-            Action.PATCH_SUBSCRIPTION,
-            (PatchDoc(sub.id, {**patch, **ctx.stamp("mistyped_pass")}, before, sub.rev),),
-            note="clips left = the pass's classesLimit minus the classes already booked",
-        )
-    return [
-        ctx.finding(
-            Kind.MISTYPED_PASS,
-            Severity.CRITICAL if unusable else Severity.WARNING,
-            f"{sub.display_name} ({sub.id}) {'; '.join(problems)}",
-            subscriptions=(sub.id,),
-            fix=fix,
-            why_no_fix=None if fix else (why or "no certain value to write"),
-        )
-    ]
-
-
-def _price(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
-    """`purchasePrice` not the amount paid (FM-35), as the webhook writes it (the list price
-    for a 0 total). A warning with no fix: the pass works, and whether the record matters is a
-    person's call."""
-    if ctx.session.is_upgrade:
-        return []  # an upgrade records the new pass's full price, never the amount charged
-    recorded = sub.raw.get("purchasePrice")
-    want = expected.get("purchasePrice")
-    if not isinstance(recorded, int | float) or isinstance(recorded, bool):
-        return []
-    if not isinstance(want, int | float) or abs(float(recorded) - float(want)) < 0.5:
-        return []
-    what = "the amount paid"
-    return [
-        ctx.finding(
-            Kind.PRICE_MISMATCH,
-            Severity.WARNING,
-            f"{sub.display_name} ({sub.id}) has purchasePrice {recorded:g}, but {what} "
-            f"is {float(want):g} ({_amount(ctx.session)} paid)",
-            subscriptions=(sub.id,),
-            why_no_fix="a person decides whether the recorded price matters (FM-35)",
-        )
-    ]
-
-
-def _clips_now(ctx: _Context, sub: Subscription, expected: JSON) -> tuple[int | None, str | None]:
-    """Clips the customer should have now: the limit less the clips already used.
-
-    Used clips come from bookings when they were read; a single-clip document has used
-    `1 - remaining`. Otherwise the count is unknown and a person must say (never reset blindly).
-    """
-    limit = expected.get("remainingClips")
-    if not isinstance(limit, int):
-        return None, "the pass has no classesLimit"
-    bookings = ctx.idx.facts.bookings
-    refs = ctx.references | ({sub.user_ref} if sub.user_ref else set())
-    # The "second schema" (FM-38) has no remainingClips and counts used classes itself.
-    counted = sub.raw.get("classesUsed") if not sub.has_remaining_clips else None
-    recorded = counted if isinstance(counted, int) and not isinstance(counted, bool) else None
-    since = sub.start_date or ctx.session.created
-    if bookings is not None:
-        used = sum(
-            1
-            for b in bookings
-            if b.student_ref in refs
-            and (b.tenant_ref in (None, ctx.tenant_id))
-            and (b.booked_at or b.class_date or since) >= since
-            and (b.booking_type in (None, *CLIP_TYPES))
-        )
-        return max(0, limit - max(used, recorded or 0)), None
-    if recorded is not None and recorded >= 0:
-        return max(0, limit - recorded), None
-    if sub.type == "single" and sub.remaining_clips in (0, 1):
-        return max(0, limit - (1 - (sub.remaining_clips or 0))), None
-    return None, "how many classes were already booked is unknown; a person must set the clips"
-
-
-def _day(value: datetime | None) -> str:
-    return value.strftime("%a %Y-%m-%d") if value else "never"

@@ -129,7 +129,8 @@ class Reconciliation:
         self.context_claimed: set[str] = set()
         self.settled = False
         self.sessions_checked = self.not_pass = self.paid = self.with_pass = 0
-        self.tallies: dict[str, SchoolTally] = {}
+        # Per school: [paid, with a pass] (the report's `SchoolTally`s).
+        self.tallies: dict[str, list[int]] = {}
 
     def add_page(self, facts: Facts) -> None:
         """Judge the purchases of one page; `facts` holds that page's sessions and related
@@ -174,13 +175,14 @@ class Reconciliation:
 
     def _count(self, purchase: Purchase) -> None:
         self.paid += 1
-        self.with_pass += purchase.has_pass
-        school = purchase.tenant or "unknown"
-        tally = self.tallies.get(school, SchoolTally())
-        self.tallies[school] = SchoolTally(tally.paid + 1, tally.with_pass + purchase.has_pass)
+        has_pass = purchase.has_pass
+        self.with_pass += has_pass
+        tally = self.tallies.setdefault(purchase.tenant or "unknown", [0, 0])
+        tally[0] += 1
+        tally[1] += has_pass
         self.accounted.update(purchase.subscriptions)
-        if purchase.session.pass_id:
-            self.bought.add(purchase.session.pass_id)
+        if pass_id := purchase.session.pass_id:
+            self.bought.add(pass_id)
         self.findings.extend(purchase.findings)
         if self.keep_purchases or purchase.findings:
             self.purchases.append(purchase)
@@ -310,7 +312,7 @@ class Reconciliation:
             findings=tuple(findings),
             paid_pass_sessions=self.paid,
             with_pass=self.with_pass,
-            by_school=dict(self.tallies),
+            by_school={school: SchoolTally(*tally) for school, tally in self.tallies.items()},
         )
 
 

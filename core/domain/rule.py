@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.domain.models import JSON, CheckoutSession, Pass, Subscription, iso
+from core.domain.models import JSON, CheckoutSession, Pass, Subscription, iso, iso_moment
 
 #: pass.type → (subscription.type, clips rule). "limit" means `pass.classesLimit`.
 TYPE_MAP: dict[str, tuple[str, int | str | None]] = {
@@ -194,7 +194,7 @@ def expected_subscription(
         # A person chose the start: later runs judge the dates from it, not from the purchase.
         doc[START_BASIS] = "approval"
     doc["approvedBy"] = provenance.approved_by
-    doc["approvedAt"] = iso(provenance.approved_at)
+    doc["approvedAt"] = iso_moment(provenance.approved_at)
     return doc
 
 

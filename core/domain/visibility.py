@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from core.domain.models import Subscription
 from core.domain.rule import CLIP_TYPES
@@ -40,6 +41,10 @@ class Visibility:
         return REASON_TEXT.get(self.reason, self.reason)
 
 
+#: Every verdict is one of a few, each made once (`visibility` runs for every purchase judged).
+_verdict = cache(Visibility)
+
+
 def visibility(
     sub: Subscription,
     *,
@@ -58,25 +63,25 @@ def visibility(
         tenant_pass_ids: the `_id`s of that school's passes (for tenant-less legacy documents).
     """
     if sub.user_ref is None or sub.user_ref not in references:
-        return Visibility(False, False, "user_not_in_reference_set")
+        return _verdict(False, False, "user_not_in_reference_set")
     if sub.is_active is not True:
-        return Visibility(False, False, "inactive")
+        return _verdict(False, False, "inactive")
     if sub.end_date is None or sub.end_date <= now:
-        return Visibility(False, False, "expired")
+        return _verdict(False, False, "expired")
     if sub.raw.get("tenant") is not None:  # GROQ's defined(tenant): a ref without _ref counts
         if sub.tenant_ref != tenant_id:
-            return Visibility(False, False, "tenant_mismatch")
+            return _verdict(False, False, "tenant_mismatch")
         reason = "tenant_match"
     elif sub.pass_id is not None and sub.pass_id in tenant_pass_ids:
         reason = "legacy_tenant_resolved_from_passId"
     elif sub.pass_ref is not None and sub.pass_ref in tenant_pass_ids:
         reason = "legacy_tenant_resolved_from_pass_ref"
     else:
-        return Visibility(False, False, "missing_tenant_and_pass_not_in_tenant")
+        return _verdict(False, False, "missing_tenant_and_pass_not_in_tenant")
     if sub.type == "monthly":
-        return Visibility(True, True, reason)
+        return _verdict(True, True, reason)
     if sub.type in CLIP_TYPES:
         if (sub.remaining_clips or 0) > 0:
-            return Visibility(True, True, reason)
-        return Visibility(True, False, "no_clips_left")
-    return Visibility(True, False, "unusable_type")
+            return _verdict(True, True, reason)
+        return _verdict(True, False, "no_clips_left")
+    return _verdict(True, False, "unusable_type")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.domain.facts import Facts, Index
 from core.domain.identity import (
     find_customer,
     looks_like_clerk_id,
@@ -120,3 +121,28 @@ def test_fm22_fm23_find_customer_lists_every_user_and_clerk_account_for_an_email
 )
 def test_fm25_placeholder_clerk_ids_do_not_look_like_clerk_ids(value: str | None, ok: bool) -> None:
     assert looks_like_clerk_id(value) is ok
+
+
+def test_the_index_finds_a_clerk_ids_users_as_a_scan_of_every_user_does() -> None:
+    """Judging asks the page index, not every user read: same users, same order."""
+    users = _users(
+        make_user(_id="u-new", clerkId="user_A", _createdAt="2026-05-01T00:00:00Z"),
+        make_user(_id="u-old", clerkId="user_A", _createdAt="2025-05-01T00:00:00Z"),
+        make_user(_id="user_A", clerkId="user_B"),  # legacy: its _id is user_A's Clerk id
+        make_user(_id="user_B", clerkId="user_B"),  # both, in one document
+        make_user(_id="u-undated", clerkId="user_A", _createdAt=None),
+        make_user(_id="u-other", clerkId="user_C"),
+        make_user(_id="u-old", clerkId="user_A", _createdAt="2025-05-01T00:00:00Z"),  # twice
+    )
+    idx = Index(Facts(users=users))
+    for clerk_id in ("user_A", "user_B", "user_C", "user_D", "u-old"):
+        scanned = users_for_clerk_id(clerk_id, users)
+        assert idx.users_for_clerk_id(clerk_id) == scanned
+        assert [id(u) for u in idx.users_for_clerk_id(clerk_id)] == [id(u) for u in scanned]
+    assert [u.id for u in idx.users_for_clerk_id("user_A")] == [
+        "u-old",
+        "u-old",
+        "u-new",
+        "u-undated",
+        "user_A",
+    ]

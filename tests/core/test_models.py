@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -96,6 +96,24 @@ def test_parse_instant_gives_none_for_what_is_no_instant(raw: object) -> None:
 
 def test_iso_is_the_platform_form() -> None:
     assert iso(datetime(2026, 11, 28, 8, 0, 0, 123456, tzinfo=UTC)) == "2026-11-28T08:00:00.123Z"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 11, 28, 8, 0, 0, 999999, tzinfo=UTC),
+        datetime(2026, 3, 1, 0, 30, 5, 1000, tzinfo=timezone(timedelta(hours=2))),  # not UTC
+        datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(1000, 1, 1, 0, 0, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 5000, tzinfo=UTC),  # strftime's unpadded year
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_iso_formats_as_strftime_does(value: datetime) -> None:
+    """The fast path writes exactly what strftime writes, in UTC, milliseconds truncated."""
+    in_utc = value.astimezone(UTC)
+    want = in_utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    assert iso(value) == want
 
 
 # ------------------------------------------------------------------------------ Stripe ids
