@@ -16,8 +16,9 @@ and params):
 * the active-subscription pages of the audit, 10,000 a page, one after another.
 
 What it does not do: build models, judge purchases, write anything. It reads each body and
-decodes the Stripe pages with orjson (the cursor and the page's ids are in them) — the least
-work a client that sends these requests can do. Sanity answers are read, not decoded.
+decodes the Stripe pages with orjson (the cursor and the page's ids are in them) and the
+Sanity answers about pages (the buyers' user ids, which later queries name) — the least work a
+client that sends these requests can do.
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ class Floor:
             timeout=60,
         )
         self.requests = {"stripe": 0, "sanity": 0}
-        #: Buyers a page's query has named: later pages name only new ones, as passbot's
-        #: `BuyerMemory` does (core/usecases/buyers.py).
+        #: Buyers a page's query has named: later pages name only new ones, and leave out the
+        #: linked subscriptions referencing the earlier ones (their ids and their users' ids,
+        #: read from the answers), as passbot's `BuyerMemory` does (core/usecases/buyers.py).
         self.asked: set[str] = set()
+        self.users_of: dict[str, set[str]] = {}
         self.sessions = 0
 
     async def query(self, query: str, params: dict[str, Any]) -> bytes:
@@ -132,14 +135,26 @@ class Floor:
                 payments.add(intent)
             meta = s.get("metadata") or {}
             clerk.add(meta.get("userId") or s.get("client_reference_id") or "")
-        new = [c for c in _ids(sorted(c for c in clerk if c)) if c not in self.asked]
+        buyers = _ids(sorted(c for c in clerk if c))
+        new = [c for c in buyers if c not in self.asked]
         self.asked.update(new)
+        known: dict[str, None] = {}
+        for c in buyers:
+            if c not in new:
+                known[c] = None
+                known.update(dict.fromkeys(self.users_of.get(c, ())))
         params = {
             "sessionIds": _ids(s.get("id") for s in items),
             "paymentIds": _ids(sorted(p for p in payments if p)),
             "clerkIds": new,
+            "knownRefs": list(known),
         }
-        return await self.query(RELATED_QUERY, params)
+        body = await self.query(RELATED_QUERY, params)
+        for user in orjson.loads(body)["result"]["users"]:
+            for key in {user.get("_id"), user.get("clerkId")}:
+                if key:
+                    self.users_of.setdefault(key, set()).add(user["_id"])
+        return body
 
     async def run(self) -> None:
         catalogue = orjson.loads(await self.query(CATALOGUE_QUERY, {}))["result"]

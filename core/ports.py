@@ -138,10 +138,12 @@ class PassStore(Protocol):
         session_ids: Sequence[str],
         payment_ids: Sequence[str],
         clerk_ids: Sequence[str],
+        known_refs: Sequence[str] = (),
     ) -> Related:
         """In one query: subscriptions linked to these sessions or payment ids, every
         subscription of these buyers (their reference sets, for hand-made passes), and the
-        buyers' user documents (by `clerkId` or legacy `_id`)."""
+        buyers' user documents (by `clerkId` or legacy `_id`). Linked subscriptions whose
+        `user._ref` is one of `known_refs` (held by the caller already) are left out."""
         ...
 
     async def active_subscriptions(self, *, now: datetime) -> Related:

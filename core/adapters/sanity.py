@@ -138,9 +138,11 @@ class SanityPasses:
         session_ids: Sequence[str],
         payment_ids: Sequence[str],
         clerk_ids: Sequence[str],
+        known_refs: Sequence[str] = (),
     ) -> Related:
         """Subscriptions linked to the sessions or payments, every subscription of the buyers,
-        and the buyers' user documents — one query (none when every list is empty)."""
+        and the buyers' user documents — one query (none when there is nothing to ask); linked
+        subscriptions referencing `known_refs` are left out (see RELATED_QUERY)."""
         params = {
             "sessionIds": _ids(session_ids),
             "paymentIds": _ids(payment_ids),
@@ -148,6 +150,7 @@ class SanityPasses:
         }
         if not any(params.values()):
             return Related()
+        params["knownRefs"] = _ids(known_refs)
         result = await self._query(
             RELATED_QUERY, params, action="reading the subscriptions of a page of purchases"
         )
@@ -428,8 +431,19 @@ def _related(
     subscription: SubscriptionBuilder = Subscription.from_json,
     user_of: UserBuilder = SanityUser.from_json,
 ) -> Related:
+    """Users and subscriptions; a subscription that came twice (RELATED_QUERY's two halves
+    can both hold it) is kept once, at its first place."""
+    seen: set[str] = set()
+    subscriptions: list[Subscription] = []
+    for doc in _docs(result, "subscriptions"):
+        key = doc.get("_id")
+        if isinstance(key, str):
+            if key in seen:
+                continue
+            seen.add(key)
+        subscriptions.append(subscription(doc))
     return Related(
-        subscriptions=tuple(subscription(d) for d in _docs(result, "subscriptions")),
+        subscriptions=tuple(subscriptions),
         users=tuple(user_of(d) for d in _docs(result, "users")),
     )
 

@@ -14,17 +14,23 @@ CATALOGUE_QUERY = """{
 
 # The buyers' reference sets (domain.md §1.9): their Clerk ids, plus the _id of every user whose
 # clerkId or _id is one of them. The sub-query is uncorrelated (no `^`), so an engine can answer
-# it once — Sanity's does, and so does the sandbox's planner, which then uses its indexes.
+# it once — Sanity's does, and so does the sandbox's planner, which then uses its indexes. The
+# subscriptions are those the buyers own, then those linked to the page's sessions or payments,
+# less the ones referencing `$knownRefs` (user references whose subscriptions the caller holds
+# already: an earlier page of the same run asked for them); each half is a plain filter an index
+# answers, and the second is narrowed afterwards. A subscription in both halves comes twice (the
+# adapter keeps one); with no known references nothing is left out.
 RELATED_QUERY = """{
   "users": *[_type == "user" && (clerkId in $clerkIds || _id in $clerkIds)],
   "subscriptions": *[_type == "subscription" && (
+    user._ref in $clerkIds
+    || user._ref in *[_type == "user" && (clerkId in $clerkIds || _id in $clerkIds)]._id
+  )] + *[_type == "subscription" && (
     stripeSessionId in $sessionIds
     || stripePaymentId in $paymentIds
     || stripePaymentIntentId in $paymentIds
     || paymentId in $paymentIds
-    || user._ref in $clerkIds
-    || user._ref in *[_type == "user" && (clerkId in $clerkIds || _id in $clerkIds)]._id
-  )]
+  )][!(user._ref in $knownRefs)]
 }"""
 
 # `endDate > $now` compares ISO strings, as the platform's visibility code does (§1.10). Each

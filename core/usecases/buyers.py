@@ -11,6 +11,11 @@ earlier answers. Nothing is kept between runs, so no answer is older than the ru
 Completeness: the answer that named a buyer holds every user whose `clerkId` or `_id` is that
 buyer's id and every subscription referencing the id or one of those users (RELATED_QUERY), so
 what the memory hands back for an earlier buyer is what a query of its own would have returned.
+A page's query also leaves out, among the subscriptions linked to its sessions and payments,
+those referencing its earlier buyers (their Clerk ids and their users' `_id`s, `known_refs`):
+they are in memory already, and a purchase's pass is usually its buyer's, so each subscription
+comes back about once per run instead of twice. (An earlier buyer whose answer is still in
+flight is known by its Clerk id alone: what its users own may come twice, and is kept once.)
 Pages are read concurrently: a page whose buyer is being asked by another page's query, still in
 flight, waits for that answer (and asks itself if that query failed).
 """
@@ -18,13 +23,14 @@ flight, waits for that answer (and asks itself if that query failed).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from core.domain.models import SanityUser, Subscription
 from core.ports import Related
 
-#: Asks Sanity about a page: (session ids, payment ids, buyers' Clerk ids) -> its answer.
-Ask = Callable[[Sequence[str], Sequence[str], Sequence[str]], Awaitable[Related]]
+#: Asks Sanity about a page: (session ids, payment ids, buyers' Clerk ids to name, user
+#: references whose subscriptions are held already) -> its answer (`PassStore.related`).
+Ask = Callable[[Sequence[str], Sequence[str], Sequence[str], Sequence[str]], Awaitable[Related]]
 
 
 class BuyerMemory:
@@ -50,7 +56,7 @@ class BuyerMemory:
         clerk_ids: Sequence[str],
     ) -> Related:
         """What Sanity holds about a page: one query naming the page's sessions, payments and
-        new buyers; the earlier buyers' documents from memory."""
+        new buyers, leaving out what the earlier buyers own; their documents from memory."""
         new = [c for c in clerk_ids if c not in self._asked]
         earlier = {c: self._asked[c] for c in clerk_ids if c in self._asked}
         mine: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -59,7 +65,7 @@ class BuyerMemory:
         self.asked += len(new)
         learned = False
         try:
-            fresh = await ask(session_ids, payment_ids, new)
+            fresh = await ask(session_ids, payment_ids, new, self._references(earlier))
             self.learn(fresh)
             learned = True
         finally:
@@ -70,9 +76,17 @@ class BuyerMemory:
             mine.set_result(learned)
         again = [c for c, answer in earlier.items() if not await answer]
         if again:  # the query that named them failed: ask now, and remember the answer
-            self.learn(await ask((), (), again))
+            self.learn(await ask((), (), again, ()))
         self.remembered += len(earlier) - len(again)
         return self._merged(fresh, list(earlier))
+
+    def _references(self, buyers: Iterable[str]) -> list[str]:
+        """The user references of `buyers` known so far: their ids and their users' `_id`s."""
+        refs: dict[str, None] = {}
+        for clerk_id in buyers:
+            refs[clerk_id] = None
+            refs.update(dict.fromkeys(self._users.get(clerk_id, {})))
+        return list(refs)
 
     def learn(self, related: Related) -> None:
         """Remember an answer's users and subscriptions (a later copy replaces an earlier)."""

@@ -149,10 +149,17 @@ class Reader:
         return await self.with_clerk(page, related)
 
     async def _ask(
-        self, session_ids: Sequence[str], payment_ids: Sequence[str], clerk_ids: Sequence[str]
+        self,
+        session_ids: Sequence[str],
+        payment_ids: Sequence[str],
+        clerk_ids: Sequence[str],
+        known_refs: Sequence[str],
     ) -> Related:
         return await self.passes.related(
-            session_ids=session_ids, payment_ids=payment_ids, clerk_ids=clerk_ids
+            session_ids=session_ids,
+            payment_ids=payment_ids,
+            clerk_ids=clerk_ids,
+            known_refs=known_refs,
         )
 
     async def with_clerk(self, page: Sequence[CheckoutSession], related: Related) -> Related:

@@ -82,21 +82,23 @@ async def test_related_sends_values_as_params_never_in_the_query() -> None:
         session_ids=["cs_test_one", "cs_test_one", ""],
         payment_ids=["pi_test_one", None, "  "],  # type: ignore[list-item]
         clerk_ids=["user_abc"],
+        known_refs=["user_old", None, ""],  # type: ignore[list-item]
     )
     assert [s.id for s in related.subscriptions] == ["sub-1"]
     assert [u.clerk_id for u in related.users] == ["user_abc"]
     assert len(recorder.requests) == 1
     body = assert_query_request(recorder.requests[0])
     assert body["query"] == sanity.RELATED_QUERY
-    for value in ("cs_test_one", "pi_test_one", "user_abc"):
+    for value in ("cs_test_one", "pi_test_one", "user_abc", "user_old"):
         assert value not in body["query"]
     # Deduplicated, and never a null or blank inside an `in` (FM-47).
     assert body["params"] == {
         "sessionIds": ["cs_test_one"],
         "paymentIds": ["pi_test_one"],
         "clerkIds": ["user_abc"],
+        "knownRefs": ["user_old"],
     }
-    for name in ("$sessionIds", "$paymentIds", "$clerkIds"):
+    for name in ("$sessionIds", "$paymentIds", "$clerkIds", "$knownRefs"):
         assert name in body["query"]
     assert "== null" not in body["query"]
 

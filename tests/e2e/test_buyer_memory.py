@@ -107,7 +107,10 @@ async def test_a_failed_query_leaves_its_buyers_to_be_asked_again(services: Serv
     asked: list[Sequence[str]] = []
 
     async def failing(
-        sessions: Sequence[str], payments: Sequence[str], clerk_ids: Sequence[str]
+        sessions: Sequence[str],
+        payments: Sequence[str],
+        clerk_ids: Sequence[str],
+        known_refs: Sequence[str],
     ) -> Related:
         asked.append(clerk_ids)
         started.set()
@@ -115,11 +118,14 @@ async def test_a_failed_query_leaves_its_buyers_to_be_asked_again(services: Serv
         raise UpstreamError("sanity", "Sanity is failing")
 
     async def working(
-        sessions: Sequence[str], payments: Sequence[str], clerk_ids: Sequence[str]
+        sessions: Sequence[str],
+        payments: Sequence[str],
+        clerk_ids: Sequence[str],
+        known_refs: Sequence[str],
     ) -> Related:
         asked.append(clerk_ids)
         return await services.passes.related(
-            session_ids=sessions, payment_ids=payments, clerk_ids=clerk_ids
+            session_ids=sessions, payment_ids=payments, clerk_ids=clerk_ids, known_refs=known_refs
         )
 
     session_ids = [s.id for s in page]
@@ -142,3 +148,41 @@ async def test_a_failed_query_leaves_its_buyers_to_be_asked_again(services: Serv
     assert isinstance(merged, Related)
     assert asked == [buyers, [], buyers]  # named, waited on, then asked again
     assert _ids(merged) == _ids(own)
+
+
+def _asked_of(page: Sequence[CheckoutSession]) -> dict[str, list[str]]:
+    return {
+        "session_ids": [s.id for s in page],
+        "payment_ids": sorted({p for s in page for p in (s.payment_intent, s.charge_id) if p}),
+        "clerk_ids": sorted({s.user_id for s in page if s.user_id}),
+    }
+
+
+async def test_a_run_brings_each_subscription_back_about_once(services: Services):
+    """The earlier buyers' subscriptions linked to a page's purchases are left out of its
+    answer: Sanity sends far fewer documents than the pages asking alone."""
+    pages = await _pages(services)
+    answers: list[Related] = []
+
+    async def recording(
+        sessions: Sequence[str],
+        payments: Sequence[str],
+        clerk_ids: Sequence[str],
+        known_refs: Sequence[str],
+    ) -> Related:
+        answer = await services.passes.related(
+            session_ids=sessions, payment_ids=payments, clerk_ids=clerk_ids, known_refs=known_refs
+        )
+        answers.append(answer)
+        return answer
+
+    memory = BuyerMemory()
+    for page in pages:
+        await memory.related(recording, **_asked_of(page))
+    sent = sum(len(a.subscriptions) for a in answers)
+    distinct = len({s.id for a in answers for s in a.subscriptions})
+    alone = 0
+    for page in pages:
+        alone += len((await services.reader.related_to(page)).subscriptions)
+    assert sent < alone * 0.6, (sent, alone)
+    assert sent - distinct <= len(pages)  # a pass linked to another's purchase may come twice
