@@ -61,7 +61,8 @@ def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
 def _tiny_sandbox(env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The environment of a `check` against the tiny world, served by `python -m sandbox` in a
     child process (stopped after), with PASSBOT_DB in a temporary folder."""
-    from sandbox.worlds import generate_world  # only for this row
+    from bench.reconcile import _start_sandbox  # only for this row
+    from sandbox.worlds import generate_world
 
     with tempfile.TemporaryDirectory(prefix="passbot-startup-") as tmp:
         world = Path(tmp) / "tiny-world.json"
@@ -70,24 +71,8 @@ def _tiny_sandbox(env: dict[str, str]) -> Iterator[dict[str, str]]:
             json.dumps(generate_world(seed=seed, schools=schools, purchases=purchases, days=days)),
             encoding="utf-8",
         )
-        box = subprocess.Popen(  # noqa: S603 — our own interpreter and module
-            [sys.executable, "-m", "sandbox", "--world", str(world)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        box, settings = _start_sandbox(world, 0)
         try:
-            settings: dict[str, str] = {}
-            assert box.stdout is not None
-            for line in box.stdout:
-                key, _, value = line.strip().partition("=")
-                settings[key] = value
-                if key == "SANDBOX_URL":
-                    break
-            if "SANDBOX_URL" not in settings:
-                raise SystemExit("the sandbox did not start")
             yield {**env, **settings, "PASSBOT_DB": str(Path(tmp) / "passbot.db")}
         finally:
             box.terminate()
