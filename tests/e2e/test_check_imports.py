@@ -4,6 +4,7 @@ the chart or the metrics server's libraries (bench/startup.py measures what that
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -27,14 +28,20 @@ NOT_FOR_CHECK = (
     "prometheus_client",
 )
 
-#: Runs the command line's main as the console script does, then writes the loaded modules.
+#: Modules no one-shot command uses, which libraries would load anyway (bot/cli.py,
+#: UNUSED_ALWAYS and UNUSED_ONE_SHOT): httpx's own command line with the libraries it draws in
+#: (installed here by the dev tools), and requests with its own.
+UNUSED_BY_ONE_SHOT = ("httpx._main", "click", "rich", "pygments", "requests", "urllib3")
+
+#: Runs the command line's main as the console script does (or, with PASSBOT_TEST_ARGV set, as
+#: a caller passing its own argv), then writes the modules loaded (not the ones kept out).
 CHILD = """
-import json, sys
+import json, os, sys
 from bot.cli import main
 path = sys.argv.pop()
-code = main()
+code = main(sys.argv[1:] if os.environ.get("PASSBOT_TEST_ARGV") else None)
 with open(path, "w") as out:
-    json.dump(sorted(sys.modules), out)
+    json.dump(sorted(name for name, module in sys.modules.items() if module is not None), out)
 raise SystemExit(code)
 """
 
@@ -65,10 +72,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 
 
 def loaded_by(
-    args: list[str], settings: dict[str, str], tmp_path: Path
+    args: list[str], settings: dict[str, str], tmp_path: Path, **extra: str
 ) -> tuple[int, str, set[str]]:
     modules = tmp_path / "modules.json"
-    env = environment(settings, PASSBOT_DB=str(tmp_path / "passbot.db"))
+    env = environment(settings, PASSBOT_DB=str(tmp_path / "passbot.db"), **extra)
     done = subprocess.run(  # noqa: S603 - our own command line
         [sys.executable, "-c", CHILD, *args, str(modules)],
         env=env,
@@ -124,3 +131,20 @@ def test_diagnose_and_health_load_none_of_them_either(sandbox, tmp_path, args):
     assert out.strip()
     assert "stripe" in modules
     assert sorted(top_level(modules) & set(NOT_FOR_CHECK)) == []
+
+
+def test_one_shot_commands_leave_out_what_no_one_uses(sandbox, tmp_path):
+    code, out, modules = loaded_by(["check", "--json"], sandbox, tmp_path)
+    assert code == 1
+    assert json.loads(out)["findings"]
+    assert sorted(modules & set(UNUSED_BY_ONE_SHOT)) == []
+
+
+def test_a_caller_s_own_process_is_left_as_it_is(sandbox, tmp_path):
+    """main(argv) from a caller (the tests, an embedding program) keeps out nothing: the same
+    check then loads what the console script leaves out, so the test above is not blind."""
+    code, _, modules = loaded_by(["check", "--json"], sandbox, tmp_path, PASSBOT_TEST_ARGV="1")
+    assert code == 1
+    assert "requests" in modules
+    if importlib.util.find_spec("click") is not None:  # httpx loads its CLI only then
+        assert "httpx._main" in modules
