@@ -48,7 +48,7 @@ from sandbox.stripe_objects import (
     shaped,
 )
 from sandbox.stripe_store import CreatedRange, Item, Listing, StripeStore
-from sandbox.traffic import Traffic, traffic_middleware
+from sandbox.traffic import Traffic, gzip_if_accepted, traffic_middleware
 
 DOCS = "https://stripe.com/docs/error-codes"
 _KEY = re.compile(r"^(?P<base>[a-z_]+)(?:\[(?P<sub>[^\[\]]*)\])?$")
@@ -284,6 +284,7 @@ class StripeService:
         except StripeError as error:
             response = error.response()
         response.headers["Request-Id"] = f"req_sandbox{secrets.token_hex(7)}"
+        gzip_if_accepted(request, response)
         return response
 
     def _store(self) -> StripeStore:

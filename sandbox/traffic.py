@@ -21,6 +21,7 @@ its ``/vYYYY-MM-DD`` version prefix, e.g. ``/data/mutate`` or ``/data/query/<dat
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -112,3 +113,38 @@ def traffic_middleware(
         return response
 
     return middleware
+
+
+GZIP_MIN_BYTES = 1024
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (``gzip`` or ``*``, not at ``q=0``)."""
+    for part in accept_encoding.split(","):
+        coding, *params = (piece.strip() for piece in part.lower().split(";"))
+        if coding not in ("gzip", "*"):
+            continue
+        weights = [p[2:] for p in params if p.startswith("q=")]
+        try:
+            if weights and float(weights[0]) == 0:
+                continue
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def gzip_if_accepted(request: web.Request, response: web.StreamResponse) -> None:
+    """Send an answer of 1 kB or more gzipped to a client that accepts it, as Stripe's API does
+    (``Content-Encoding: gzip``); smaller answers and clients that do not ask go as they are."""
+    body = getattr(response, "body", None)
+    if not isinstance(body, bytes | bytearray) or len(body) < GZIP_MIN_BYTES:
+        return
+    if not accepts_gzip(request.headers.get("Accept-Encoding", "")):
+        return
+    # Level 1, as a busy API server compresses: a 512 kB page in about 2 ms, not 8 ms at level 6,
+    # and the client's work to inflate it is the same.
+    assert isinstance(response, web.Response)
+    response.body = gzip.compress(bytes(body), compresslevel=1, mtime=0)
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"

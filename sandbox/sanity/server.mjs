@@ -33,6 +33,7 @@
 
 import {createServer} from 'node:http'
 import {randomBytes} from 'node:crypto'
+import {gzipSync} from 'node:zlib'
 import {parse, evaluate} from 'groq-js'
 import {Mutation} from '@sanity/mutator'
 
@@ -438,13 +439,32 @@ function nestedError(status, type, description, extra = {}) {
 }
 
 function send(res, status, body, headers = {}) {
-  const data = Buffer.from(JSON.stringify(body))
+  let data = Buffer.from(JSON.stringify(body))
+  const extra = {}
+  if (data.length >= GZIP_MIN_BYTES && acceptsGzip(res.req)) {
+    data = gzipSync(data, {level: 1})
+    extra['content-encoding'] = 'gzip'
+    extra.vary = 'Accept-Encoding'
+  }
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': data.length,
+    ...extra,
     ...headers,
   })
   res.end(data)
+}
+
+/** Answers of 1 kB or more go gzipped to a client that accepts it, as Sanity's API does. */
+const GZIP_MIN_BYTES = 1024
+
+function acceptsGzip(req) {
+  const accepted = (req && req.headers['accept-encoding']) || ''
+  return accepted.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';')
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
+    return (coding === 'gzip' || coding === '*') && !(q && Number(q.slice(2)) === 0)
+  })
 }
 
 function readBody(req) {
