@@ -114,8 +114,8 @@ class SanityPasses:
         self._version = api_version.removeprefix("v")
         self._retry = retry
         # The same documents come back page after page (core.adapters.memo).
-        self._subscription = ModelMemo(Subscription.from_json)
-        self._user = ModelMemo(SanityUser.from_json)
+        self._subscription = ModelMemo(Subscription.from_json, json_of=_raw_subscription)
+        self._user = ModelMemo(SanityUser.from_json, json_of=_raw_user)
 
     @property
     def dataset(self) -> str:
@@ -403,6 +403,14 @@ def _docs(result: Any, key: str | None = None) -> list[Mapping[str, Any]]:
     if not isinstance(value, list):
         return []
     return [d for d in value if isinstance(d, Mapping)]
+
+
+def _raw_subscription(model: Subscription) -> Mapping[str, Any]:
+    return model.raw
+
+
+def _raw_user(model: SanityUser) -> Mapping[str, Any]:
+    return model.raw
 
 
 SubscriptionBuilder = Callable[[Mapping[str, Any]], Subscription]

@@ -51,31 +51,61 @@ class _Counting:
         return Subscription.from_json(doc)
 
 
-def test_memo_reuses_the_model_of_an_unchanged_document() -> None:
+def _raw(model: Subscription) -> Any:
+    return model.raw
+
+
+@pytest.mark.parametrize("json_of", [None, _raw], ids=["by digest", "by revision"])
+def test_memo_reuses_the_model_of_an_unchanged_document(json_of: Any) -> None:
     build = _Counting()
-    memo = ModelMemo(build)
+    memo = ModelMemo(build, json_of=json_of)
     first = memo(_doc())
     again = memo(_doc())  # equal, not the same dict: as decoded from another answer
     assert again is first
     assert build.built == 1
 
 
-def test_memo_builds_again_when_the_document_changed() -> None:
+@pytest.mark.parametrize("json_of", [None, _raw], ids=["by digest", "by revision"])
+def test_memo_builds_again_when_the_document_changed(json_of: Any) -> None:
     build = _Counting()
-    memo = ModelMemo(build)
+    memo = ModelMemo(build, json_of=json_of)
     memo(_doc())
     changed = memo(_doc(_rev="r2", remainingClips=9))
     assert changed.remaining_clips == 9
-    # Same revision, and equal in Python (1 == True), but not the same JSON: built again.
-    edited = memo(_doc(_rev="r2", remainingClips=9, isActive=1))
-    assert edited.is_active is None
-    assert "no isActive" in edited.problems
+    assert build.built == 2
+
+
+def test_memo_by_revision_builds_again_for_other_json_under_the_same_revision() -> None:
+    """An answer that projects a document differently (a field left out, a value computed)
+    carries its `_rev` but not its JSON: built again, not taken for the stored one."""
+    build = _Counting()
+    memo = ModelMemo(build, json_of=_raw)
+    memo(_doc(_rev="r2", remainingClips=9))
+    projected = {k: v for k, v in _doc(_rev="r2", remainingClips=9).items() if k != "isActive"}
+    assert memo(projected).is_active is None
+    computed = memo(_doc(_rev="r2", remainingClips=3))
+    assert computed.remaining_clips == 3
     assert build.built == 3
 
 
-def test_memo_keeps_the_last_documents_only_and_builds_id_less_ones_every_time() -> None:
+def test_memo_by_digest_tells_json_types_apart() -> None:
+    """Without a revision (a projection such as the audit's dereferenced user), the digest of
+    the JSON decides: equal in Python (1 == True) is not the same JSON."""
     build = _Counting()
-    memo = ModelMemo(build, limit=2)
+    memo = ModelMemo(build, json_of=_raw)
+    memo(_doc(_rev=None, remainingClips=9))
+    edited = memo(_doc(_rev=None, remainingClips=9, isActive=1))
+    assert edited.is_active is None
+    assert "no isActive" in edited.problems
+    assert build.built == 2
+
+
+@pytest.mark.parametrize("json_of", [None, _raw], ids=["by digest", "by revision"])
+def test_memo_keeps_the_last_documents_only_and_builds_id_less_ones_every_time(
+    json_of: Any,
+) -> None:
+    build = _Counting()
+    memo = ModelMemo(build, limit=2, json_of=json_of)
     for n in range(3):
         memo(_doc(_id=f"sub-{n}"))
     assert len(memo) == 2
