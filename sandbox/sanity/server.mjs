@@ -463,7 +463,9 @@ function acceptsGzip(req) {
   return accepted.split(',').some((part) => {
     const [coding, ...params] = part.trim().toLowerCase().split(';')
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
-    return (coding === 'gzip' || coding === '*') && !(q && Number(q.slice(2)) === 0)
+    if (coding !== 'gzip' && coding !== '*') return false
+    // as sandbox/traffic.py reads it: a weight of 0, or one that is no number, refuses
+    return !q || (Number.isFinite(Number(q.slice(2))) && Number(q.slice(2)) !== 0)
   })
 }
 
