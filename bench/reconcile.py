@@ -76,14 +76,16 @@ def _diff(after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]) -
     }
 
 
-def _child(argv: list[str], env: dict[str, str], tmp: Path) -> tuple[float, float, int, str]:
-    """Run a child; wall seconds, its own CPU seconds (user + system), its own peak RSS in MiB,
-    its stdout."""
+def _child(
+    argv: list[str], env: dict[str, str], tmp: Path, *, cwd: Path = ROOT
+) -> tuple[float, float, int, str]:
+    """Run a child (in `cwd`); wall seconds, its own CPU seconds (user + system), its own peak
+    RSS in MiB, its stdout."""
     out_path = tmp / "child.out"
     started = time.perf_counter()
     with out_path.open("wb") as out, (tmp / "child.err").open("wb") as err:
         proc = subprocess.Popen(  # noqa: S603 — our own interpreter and module
-            argv, env={**os.environ, **env}, stdout=out, stderr=err, cwd=ROOT
+            argv, env={**os.environ, **env}, stdout=out, stderr=err, cwd=cwd
         )
         _, status, usage = os.wait4(proc.pid, 0)  # reaps it, with its own resource usage
     wall = time.perf_counter() - started
