@@ -21,7 +21,6 @@ at the end. Each version keeps its own PASSBOT_DB.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import subprocess
@@ -32,8 +31,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.reconcile import PYTHON, ROOT, _child, _start_sandbox
-from sandbox.worlds import generate_world
+from bench.reconcile import PYTHON, ROOT, _child, _start_sandbox, write_world
 
 #: What each version compiles before its first run (PYTHONDONTWRITEBYTECODE may be set, and a
 #: fresh worktree has no bytecode: compiling would be counted as the version's CPU).
@@ -125,12 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         for version in (a, b):
             compile_tree(version.tree)
         world = args.world
-        if world is None:
+        if world is None:  # the world bench.reconcile measures at that size
             world = tmp / "world.json"
-            generated = generate_world(
-                seed=args.purchases, schools=args.schools, purchases=args.purchases, days=35
-            )
-            world.write_text(json.dumps(generated))
+            write_world(world, args.purchases, args.schools)
         sandbox, env = _start_sandbox(world, args.latency_ms)
         stack.callback(sandbox.wait, 30)
         stack.callback(sandbox.terminate)

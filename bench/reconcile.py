@@ -98,6 +98,30 @@ def _child(
     return wall, cpu, usage.ru_maxrss // 1024, out_path.read_text()
 
 
+def write_world(path: Path, n: int, schools: int) -> None:
+    """The benchmark's world of `n` purchases (seed `n`, 35 days) written to `path`.
+
+    Generated in a child of its own: a 100k world is ~1.5 GiB in memory, and Linux counts the
+    parent's pages at fork time in a child's peak RSS (ru_maxrss), which would bury passbot's
+    own figure under the generator's.
+    """
+    subprocess.run(  # noqa: S603 — our own interpreter and module
+        [
+            PYTHON,
+            "-m",
+            "bench.reconcile",
+            "--write-world",
+            str(path),
+            "--sizes",
+            str(n),
+            "--schools",
+            str(schools),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+
+
 def run_size(
     n: int,
     *,
@@ -110,24 +134,7 @@ def run_size(
 ) -> dict[str, Any]:
     """Benchmark one size; returns the figures."""
     world_path = tmp / f"world-{n}.json"
-    # Generated in a child of its own: a 100k world is ~1.5 GiB in memory, and Linux counts
-    # the parent's pages at fork time in a child's peak RSS (ru_maxrss), which would bury
-    # passbot's own figure under the generator's.
-    subprocess.run(  # noqa: S603 — our own interpreter and module
-        [
-            PYTHON,
-            "-m",
-            "bench.reconcile",
-            "--write-world",
-            str(world_path),
-            "--sizes",
-            str(n),
-            "--schools",
-            str(schools),
-        ],
-        check=True,
-        cwd=ROOT,
-    )
+    write_world(world_path, n, schools)
     sandbox, env = _start_sandbox(world_path, latency_ms)
     env = {**env, "PASSBOT_DB": str(tmp / f"passbot-{n}.db"), "PASSBOT_CONCURRENCY": "8"}
     try:
