@@ -7,15 +7,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from core.domain.findings import Action, Finding, Fix, Kind, PatchDoc, Severity
-from core.domain.models import JSON, Subscription, iso, iso_moment, parse_instant
+from core.domain.models import JSON, Subscription, iso, iso_moment
 from core.domain.purchase_context import Purchase, _Context
 from core.domain.purchase_missing import _amount, _retire_upgraded
 from core.domain.rule import (
     CLIP_TYPES,
     USABLE_TYPES,
+    Expected,
     RuleError,
     chosen_start,
-    expected_subscription,
 )
 from core.domain.visibility import Visibility, visibility
 
@@ -143,11 +143,11 @@ def _content(ctx: _Context, sub: Subscription, link: JSON) -> list[Finding]:
     return findings
 
 
-def _expected(ctx: _Context, sub: Subscription) -> JSON | None:
+def _expected(ctx: _Context, sub: Subscription) -> Expected | None:
     if ctx.blockers or ctx.pass_ is None or ctx.tenant_id is None:
         return None
     try:
-        return expected_subscription(
+        return Expected(
             ctx.session,
             ctx.pass_,
             user_ref=sub.user_ref or ctx.user_ref or "",
@@ -207,7 +207,7 @@ def _with_link(finding: Finding, link: JSON) -> Finding:
     )
 
 
-def _hidden(ctx: _Context, sub: Subscription, expected: JSON | None) -> Finding | None:
+def _hidden(ctx: _Context, sub: Subscription, expected: Expected | None) -> Finding | None:
     """The customer cannot see or use this pass: say why, and patch only what is certain.
 
     Every certain value is written in one patch, in the app's order of checks, so that one
@@ -235,13 +235,14 @@ def _hidden(ctx: _Context, sub: Subscription, expected: JSON | None) -> Finding 
         # The "second schema" (FM-38): fill the missing modern fields from the rule.
         reason = "missing " + ", ".join(shape_gaps)
         if expected is not None:
+            doc = expected.doc
             for key in ("type", "startDate", "endDate", "remainingClips", "isActive", "passId"):
-                if sub.raw.get(key) is None and key in expected:
-                    patch[key] = expected[key]
-            if "remainingClips" in patch and expected.get("type") in CLIP_TYPES:
+                if sub.raw.get(key) is None and key in doc:
+                    patch[key] = doc[key]
+            if "remainingClips" in patch and expected.type in CLIP_TYPES:
                 clips, why = _clips_now(ctx, sub, expected)
                 patch["remainingClips"] = clips
-            end = parse_instant(expected["endDate"])
+            end = expected.end
             if end is not None and end <= ctx.now:
                 return None  # over by the rule anyway: filling it in would show nothing
         else:
@@ -300,7 +301,7 @@ _UNHIDE_ORDER = (
 
 
 def _unhide(
-    ctx: _Context, sub: Subscription, reason: str, expected: JSON | None
+    ctx: _Context, sub: Subscription, reason: str, expected: Expected | None
 ) -> tuple[JSON | None, str | None]:
     """The certain change that clears one hidden reason; else (None, why), or (None, None)
     when the pass is rightly not shown."""
@@ -319,9 +320,10 @@ def _unhide(
             return None, None  # deactivated on purpose, with a recorded reason
         return {"isActive": True}, None
     if reason == "expired":
-        end = parse_instant(expected["endDate"]) if expected else None
+        end = expected.end if expected is not None else None
         if expected is not None and end is not None and end > ctx.now:
-            return {"startDate": expected["startDate"], "endDate": expected["endDate"]}, None
+            doc = expected.doc
+            return {"startDate": doc["startDate"], "endDate": doc["endDate"]}, None
         return None, None  # over anyway: reactivating it would show nothing
     if reason == "missing_tenant_and_pass_not_in_tenant" or (
         reason == "tenant_mismatch" and sub.tenant_ref is None  # a reference without `_ref`
@@ -340,10 +342,10 @@ def _ref(target: str) -> JSON:
     return {"_type": "reference", "_ref": target}
 
 
-def _dates(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
+def _dates(ctx: _Context, sub: Subscription, expected: Expected) -> list[Finding]:
     """`startDate`/`endDate` more than a day off the rule's, or impossible (FM-14, FM-32, FM-50)."""
-    want_start = parse_instant(expected["startDate"])
-    want_end = parse_instant(expected["endDate"])
+    want_start = expected.start
+    want_end = expected.end
     assert want_start is not None
     assert want_end is not None
     start, end = sub.start_date, sub.end_date
@@ -378,10 +380,10 @@ def _dates(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
     ]
 
 
-def _typing(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
+def _typing(ctx: _Context, sub: Subscription, expected: Expected) -> list[Finding]:
     """`type`, `remainingClips`, `passId` not what the rule gives for the pass bought (FM-36/37)."""
     assert ctx.pass_ is not None
-    want_type = expected["type"]
+    want_type = expected.type
     problems: list[str] = []
     patch: JSON = {}
     if sub.pass_key != ctx.pass_.id:
@@ -395,7 +397,7 @@ def _typing(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
         sub.type != want_type
         or sub.remaining_clips is None
         or (fresh and sub.remaining_clips <= 0)
-        or sub.remaining_clips > (expected.get("remainingClips") or 0)
+        or sub.remaining_clips > (expected.clips or 0)
     )
     why: str | None = None
     if clips_wrong:
@@ -430,14 +432,14 @@ def _typing(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
     ]
 
 
-def _price(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
+def _price(ctx: _Context, sub: Subscription, expected: Expected) -> list[Finding]:
     """`purchasePrice` not the amount paid (FM-35), as the webhook writes it (the list price
     for a 0 total). A warning with no fix: the pass works, and whether the record matters is a
     person's call."""
     if ctx.is_upgrade:
         return []  # an upgrade records the new pass's full price, never the amount charged
     recorded = sub.raw.get("purchasePrice")
-    want = expected.get("purchasePrice")
+    want = expected.purchase_price
     if not isinstance(recorded, _NUMBER) or isinstance(recorded, bool):
         return []
     if not isinstance(want, _NUMBER) or abs(float(recorded) - float(want)) < 0.5:
@@ -455,13 +457,15 @@ def _price(ctx: _Context, sub: Subscription, expected: JSON) -> list[Finding]:
     ]
 
 
-def _clips_now(ctx: _Context, sub: Subscription, expected: JSON) -> tuple[int | None, str | None]:
+def _clips_now(
+    ctx: _Context, sub: Subscription, expected: Expected
+) -> tuple[int | None, str | None]:
     """Clips the customer should have now: the limit less the clips already used.
 
     Used clips come from bookings when they were read; a single-clip document has used
     `1 - remaining`. Otherwise the count is unknown and a person must say (never reset blindly).
     """
-    limit = expected.get("remainingClips")
+    limit = expected.clips
     if not isinstance(limit, int):
         return None, "the pass has no classesLimit"
     bookings = ctx.idx.facts.bookings

@@ -8,9 +8,17 @@ moment of processing — so a pass written late by passbot ends when the webhook
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from core.domain.models import JSON, CheckoutSession, Pass, Subscription, iso, iso_moment
+from core.domain.models import (
+    JSON,
+    CheckoutSession,
+    Pass,
+    Subscription,
+    iso,
+    iso_moment,
+    parse_instant,
+)
 
 #: pass.type → (subscription.type, clips rule). "limit" means `pass.classesLimit`.
 TYPE_MAP: dict[str, tuple[str, int | str | None]] = {
@@ -158,6 +166,7 @@ def expected_subscription(
     end = end_date(pass_, base)
     amount = session.amount_total / 100 if session.amount_total else None
     price = pass_.price if pass_.price is not None else 0.0
+    purchase_price = _purchase_price(session, pass_, upgraded_from)
     doc: JSON = {
         "_id": subscription_id(session.id),
         "_type": "subscription",
@@ -171,8 +180,8 @@ def expected_subscription(
     }
     if clips is not None or sub_type in CLIP_TYPES:
         doc["remainingClips"] = clips
+    doc["purchasePrice"] = purchase_price
     if upgraded_from is None:
-        doc["purchasePrice"] = _money(amount if amount else price)
         original = _meta_number(session, "originalPrice")
         final = _meta_number(session, "finalPrice")
         doc["originalPrice"] = _money(original if original is not None else price)
@@ -180,8 +189,6 @@ def expected_subscription(
         doc["discountAmount"] = _money(_meta_number(session, "discountAmount") or 0)
         doc["promoCode"] = session.metadata.get("promoCode") or None
     else:
-        new_price = _meta_number(session, "newPassPrice")
-        doc["purchasePrice"] = _money(new_price if new_price else price)
         doc["isUpgrade"] = True
         doc["upgradedFromSubscriptionId"] = upgraded_from.id
         cost = _meta_number(session, "upgradeCost")
@@ -196,6 +203,91 @@ def expected_subscription(
     doc["approvedBy"] = provenance.approved_by
     doc["approvedAt"] = iso_moment(provenance.approved_at)
     return doc
+
+
+def _purchase_price(
+    session: CheckoutSession, pass_: Pass, upgraded_from: Subscription | None
+) -> float | int:
+    """`purchasePrice`: the amount paid (the list price for a 0 total); for an upgrade, the new
+    pass's full price, never the amount charged (§2.5)."""
+    price = pass_.price if pass_.price is not None else 0.0
+    if upgraded_from is None:
+        amount = session.amount_total / 100 if session.amount_total else None
+        return _money(amount if amount else price)
+    new_price = _meta_number(session, "newPassPrice")
+    return _money(new_price if new_price else price)
+
+
+def as_written(value: datetime) -> datetime | None:
+    """`value` as it reads back from the document the rule writes: `parse_instant(iso(value))`,
+    the millisecond the ISO text keeps (None when that text is no date, before year 1000)."""
+    if value.tzinfo is UTC and value.year >= 1000:
+        micro = value.microsecond
+        return value if micro % 1000 == 0 else value.replace(microsecond=micro - micro % 1000)
+    return parse_instant(iso(value))
+
+
+class Expected:
+    """What the rule gives for one purchase, in the form judging compares it.
+
+    Judging reads `type`, the clips, the dates and the price of every purchase, and the whole
+    document (`doc`, `expected_subscription`'s) only when a patch needs its values: the fields are
+    computed at once, the document when first asked for. The dates are `as_written`: what the
+    document's `startDate` and `endDate` read back as.
+
+    Raises:
+        RuleError: as `expected_subscription` would, when the pass's configuration makes the
+            webhook throw.
+    """
+
+    __slots__ = (
+        "_args",
+        "_doc",
+        "clips",
+        "end",
+        "has_clips",
+        "purchase_price",
+        "start",
+        "type",
+    )
+
+    def __init__(
+        self,
+        session: CheckoutSession,
+        pass_: Pass,
+        *,
+        user_ref: str,
+        tenant_id: str,
+        provenance: Provenance,
+        start: datetime | None = None,
+        upgraded_from: Subscription | None = None,
+    ) -> None:
+        base = start or session.created
+        self.type, self.clips = type_and_clips(pass_)
+        end = end_date(pass_, base)
+        #: Whether the document carries `remainingClips` (it may be None in it).
+        self.has_clips = self.clips is not None or self.type in CLIP_TYPES
+        self.start = as_written(base)
+        self.end = as_written(end)
+        self.purchase_price = _purchase_price(session, pass_, upgraded_from)
+        self._args = (session, pass_, user_ref, tenant_id, provenance, start, upgraded_from)
+        self._doc: JSON | None = None
+
+    @property
+    def doc(self) -> JSON:
+        """The whole document the webhook writes (`expected_subscription`)."""
+        if self._doc is None:
+            session, pass_, user_ref, tenant_id, provenance, start, upgraded_from = self._args
+            self._doc = expected_subscription(
+                session,
+                pass_,
+                user_ref=user_ref,
+                tenant_id=tenant_id,
+                provenance=provenance,
+                start=start,
+                upgraded_from=upgraded_from,
+            )
+        return self._doc
 
 
 def validity_days(pass_: Pass, session: CheckoutSession) -> float | None:

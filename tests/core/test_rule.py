@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from core.domain.models import CheckoutSession, Pass, Subscription, iso
+from core.domain.models import CheckoutSession, Pass, Subscription, iso, parse_instant
 from core.domain.rule import (
+    Expected,
     Provenance,
     RuleError,
+    as_written,
     chosen_start,
     end_date,
     expected_subscription,
@@ -350,6 +352,87 @@ def test_upgrade_without_price_metadata_uses_list_price_and_charge() -> None:
     bare = CheckoutSession.from_json({**session.raw, "metadata": meta})
     doc = _expected(bare, new_pass, upgraded_from=old)
     assert (doc["purchasePrice"], doc["upgradeCost"]) == (2290, 1000)
+
+
+# ------------------------------------------------------------------------- what judging compares
+
+
+def _both(session: CheckoutSession, pass_: Pass, **kw: Any) -> tuple[Expected, dict[str, Any]]:
+    args: dict[str, Any] = {
+        "user_ref": "usrKari0001",
+        "tenant_id": "tenant-aurora",
+        "provenance": PROV,
+        **kw,
+    }
+    return Expected(session, pass_, **args), expected_subscription(session, pass_, **args)
+
+
+def _same(expected: Expected, doc: dict[str, Any]) -> None:
+    assert expected.type == doc["type"]
+    assert expected.has_clips == ("remainingClips" in doc)
+    assert expected.clips == doc.get("remainingClips")
+    assert expected.start == parse_instant(doc["startDate"])
+    assert expected.end == parse_instant(doc["endDate"])
+    assert expected.purchase_price == doc["purchasePrice"]
+    assert type(expected.purchase_price) is type(doc["purchasePrice"])
+    assert expected.doc == doc
+
+
+@pytest.mark.parametrize(
+    ("pass_overrides", "session_kw", "start"),
+    [
+        pytest.param({}, {}, None, id="clip-card"),
+        pytest.param({"type": "unlimited"}, {"amount": 0}, None, id="unlimited-free"),
+        pytest.param({"type": "single", "price": 129.5}, {"amount": 12950}, None, id="single"),
+        pytest.param({"validityType": "date", "expiryDate": FUTURE}, {}, None, id="fixed-date"),
+        pytest.param(
+            {"validityType": "date", "expiryDate": "2027-06-30T23:59:59.123456Z"},
+            {},
+            None,
+            id="expiry-with-microseconds",
+        ),
+        pytest.param({"type": "multi", "classesLimit": None}, {}, None, id="clips-without-limit"),
+        pytest.param(
+            {}, {}, datetime(2026, 3, 1, 12, 0, 0, 987654, tzinfo=UTC), id="chosen-start-micro"
+        ),
+        pytest.param(
+            {"validityType": "date", "expiryDate": "0999-01-01T00:00:00Z"},
+            {},
+            None,
+            id="expiry-before-year-1000",
+        ),
+    ],
+)
+def test_expected_reads_as_the_document_does(
+    pass_overrides: dict[str, Any], session_kw: dict[str, Any], start: datetime | None
+) -> None:
+    expected, doc = _both(_session(**session_kw), _pass(**pass_overrides), start=start)
+    _same(expected, doc)
+
+
+def test_expected_of_an_upgrade_reads_as_its_document_does() -> None:
+    session, new_pass, old = _upgrade(old_price=2290, new_price=2290)
+    _same(*_both(session, new_pass, upgraded_from=old))
+
+
+def test_expected_refuses_what_the_document_refuses() -> None:
+    for bad in (_pass(type="subscription"), _pass(validityDays=None)):
+        with pytest.raises(RuleError):
+            Expected(_session(), bad, user_ref="u", tenant_id="t", provenance=PROV)
+
+
+def test_as_written_keeps_the_millisecond_the_iso_text_keeps() -> None:
+    moments = [
+        datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, 0, 999999, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, 0, 1000, tzinfo=UTC),
+        datetime(1000, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 1, 13, 0, 0, 500, tzinfo=timezone(timedelta(hours=1))),
+    ]
+    for moment in moments:
+        assert as_written(moment) == parse_instant(iso(moment)), moment
 
 
 # ------------------------------------------------------------------------- pass lint
