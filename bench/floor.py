@@ -13,13 +13,18 @@ and params):
   purchases' subscriptions and users — naming only the buyers no earlier page named — sent as
   soon as the page is read, while the next page is fetched: the order passbot uses
   (core/usecases/check.py, core/usecases/reading.py, core/usecases/buyers.py);
-* the active-subscription pages of the audit, 10,000 a page, one after another.
+* the active-subscription pages of the audit, 10,000 a page, one after another: each pass's
+  `_id` and `_rev` with its user, then, in one query, the passes passbot has not read at that
+  revision during the run (it remembers the last 20,000 subscription documents it read, as
+  `Revisions` does here: core/adapters/memo.py, core/adapters/sanity.py).
 
 What it does not do: build models, judge purchases, write anything. It reads each body and
 decodes only what the next request needs, with msgspec into structs of those fields alone
 (everything else in the JSON is skipped unbuilt): of a Stripe page, its sessions' ids, payment
 and charge ids and buyers, and `has_more`; of a page's Sanity answer, its users' ids and Clerk
-ids (later queries name them); of an audit page, its last `_id`. That is the least work a client
+ids (later queries name them) and its subscriptions' `_id`s and `_rev`s (the audit asks again
+for those it has not seen); of an audit page, its passes' `_id`s and `_rev`s. That is the least
+work a client
 that sends these requests can do. (It decoded whole answers with orjson until passbot itself
 decoded Stripe pages narrowly: at 10k that alone cost the floor about 1 s of CPU, so it was no
 floor for the CPU.) A body outside those shapes is decoded whole, the tolerant way.
@@ -39,12 +44,20 @@ import httpx
 import msgspec
 import orjson
 
-from core.adapters.sanity_queries import ACTIVE_PAGE_QUERY, CATALOGUE_QUERY, RELATED_QUERY
+from core.adapters.sanity_queries import (
+    ACTIVE_BY_ID_QUERY,
+    ACTIVE_REVISIONS_QUERY,
+    CATALOGUE_QUERY,
+    RELATED_QUERY,
+)
 
 #: passbot's `core.adapters.stripe.SESSION_EXPAND` (a test keeps them equal; importing the
 #: adapter would load stripe-python, which the floor does not use).
 EXPAND = ["data.payment_intent", "data.payment_intent.latest_charge", "data.line_items"]
 AUDIT_PAGE = 10000
+#: How many subscription documents passbot remembers (`ModelMemo`'s default limit; a test keeps
+#: them equal).
+MEMO_LIMIT = 20000
 
 
 def _instant(text: str) -> datetime:
@@ -92,16 +105,18 @@ class _User(msgspec.Struct, gc=False):
     clerkId: str | None = None  # noqa: N815 - the platform's field
 
 
+class _Doc(msgspec.Struct, gc=False):
+    _id: str | None = msgspec.field(default=None, name="_id")
+    _rev: str | None = msgspec.field(default=None, name="_rev")
+
+
 class _Related(msgspec.Struct, gc=False):
     users: list[_User] = []
+    subscriptions: list[_Doc] = []
 
 
 class _RelatedAnswer(msgspec.Struct, gc=False):
     result: _Related
-
-
-class _Doc(msgspec.Struct, gc=False):
-    _id: str | None = msgspec.field(default=None, name="_id")
 
 
 class _AuditAnswer(msgspec.Struct, gc=False):
@@ -159,22 +174,65 @@ def _read_page_whole(page: Any) -> tuple[list[Purchase], bool]:
     return purchases, bool(page.get("has_more"))
 
 
-def read_users(body: bytes) -> list[tuple[str, str | None]]:
-    """The `_id` and `clerkId` of the users in a page's Sanity answer."""
-    try:
-        return [(u._id, u.clerkId) for u in _RELATED.decode(body).result.users if u._id]
-    except msgspec.ValidationError:
-        users = orjson.loads(body)["result"]["users"]
-        return [(u["_id"], u.get("clerkId")) for u in users if isinstance(u.get("_id"), str)]
+Revision = tuple[str | None, str | None]
 
 
-def read_audit(body: bytes) -> tuple[int, str]:
-    """How many passes an audit page holds, and the last one's `_id`."""
+def _revision(doc: Any) -> Revision:
+    key, rev = doc.get("_id"), doc.get("_rev")
+    return (key if isinstance(key, str) else None, rev if isinstance(rev, str) else None)
+
+
+def read_related(body: bytes) -> tuple[list[tuple[str, str | None]], list[Revision]]:
+    """The `_id` and `clerkId` of the users in a page's Sanity answer, and the `_id` and `_rev`
+    of its subscriptions."""
     try:
-        docs = [d._id for d in _AUDIT.decode(body).result]
+        result = _RELATED.decode(body).result
+        users = [(u._id, u.clerkId) for u in result.users if u._id]
+        return users, [(d._id, d._rev) for d in result.subscriptions]
     except msgspec.ValidationError:
-        docs = [d.get("_id") for d in orjson.loads(body)["result"]]
-    return len(docs), str(docs[-1]) if docs else ""
+        whole = orjson.loads(body)["result"]
+        users = [
+            (u["_id"], u.get("clerkId")) for u in whole["users"] if isinstance(u.get("_id"), str)
+        ]
+        return users, [_revision(d) for d in whole["subscriptions"]]
+
+
+def read_revisions(body: bytes) -> list[Revision]:
+    """The `_id` and `_rev` of each pass in an answer (an audit page, the passes asked for)."""
+    try:
+        return [(d._id, d._rev) for d in _AUDIT.decode(body).result]
+    except msgspec.ValidationError:
+        return [_revision(d) for d in orjson.loads(body)["result"]]
+
+
+class Revisions:
+    """passbot's memo of subscription models (core.adapters.memo.ModelMemo), reduced to what
+    decides the audit's requests: the revision each of the last MEMO_LIMIT subscriptions read was
+    read at, touched in the order passbot touches its memo."""
+
+    def __init__(self, limit: int = MEMO_LIMIT) -> None:
+        self.limit = limit
+        self.items: dict[str, str | None] = {}
+
+    def read(self, key: str | None, rev: str | None) -> None:
+        """A whole document was read (`ModelMemo.__call__`)."""
+        if key is None:
+            return
+        had = key in self.items
+        known = self.items.pop(key, None)
+        if had and rev is not None and known == rev:
+            self.items[key] = known
+            return
+        if len(self.items) >= self.limit:
+            del self.items[next(iter(self.items))]
+        self.items[key] = rev
+
+    def known(self, key: str, rev: str | None) -> bool:
+        """Whether `key` was read at `rev` (`ModelMemo.known`)."""
+        if rev is None or self.items.get(key) != rev:
+            return False
+        self.items[key] = self.items.pop(key)
+        return True
 
 
 class Floor:
@@ -204,6 +262,7 @@ class Floor:
         #: read from the answers), as passbot's `BuyerMemory` does (core/usecases/buyers.py).
         self.asked: set[str] = set()
         self.users_of: dict[str, set[str]] = {}
+        self.revisions = Revisions()
         self.sessions = 0
 
     async def query(self, query: str, params: dict[str, Any]) -> bytes:
@@ -260,11 +319,39 @@ class Floor:
             "knownRefs": list(known),
         }
         body = await self.query(RELATED_QUERY, params)
-        for user_id, clerk_id in read_users(body):
+        users, subscriptions = read_related(body)
+        for user_id, clerk_id in users:
             for key in {user_id, clerk_id}:
                 if key:
                     self.users_of.setdefault(key, set()).add(user_id)
+        seen: set[str] = set()  # a subscription in both halves of the answer is read once
+        for sub_id, rev in subscriptions:
+            if sub_id is not None:
+                if sub_id in seen:
+                    continue
+                seen.add(sub_id)
+            self.revisions.read(sub_id, rev)
         return body
+
+    async def audit(self) -> None:
+        after = ""
+        while True:
+            rows = read_revisions(
+                await self.query(
+                    ACTIVE_REVISIONS_QUERY,
+                    {"now": _iso(self.now), "after": after, "size": AUDIT_PAGE},
+                )
+            )
+            missing = [k for k, rev in rows if k is not None and not self.revisions.known(k, rev)]
+            if missing:
+                body = await self.query(ACTIVE_BY_ID_QUERY, {"now": _iso(self.now), "ids": missing})
+                fetched = dict(read_revisions(body))
+                for key in missing:
+                    if key in fetched:
+                        self.revisions.read(key, fetched[key])
+            if len(rows) < AUDIT_PAGE:
+                return
+            after = str(rows[-1][0])
 
     async def run(self) -> None:
         catalogue = orjson.loads(await self.query(CATALOGUE_QUERY, {}))["result"]
@@ -280,14 +367,7 @@ class Floor:
                 await self.account(account)
 
         await asyncio.gather(*(one(a) for a in [*accounts, None]))
-        after = ""
-        while True:
-            body = await self.query(
-                ACTIVE_PAGE_QUERY, {"now": _iso(self.now), "after": after, "size": AUDIT_PAGE}
-            )
-            count, after = read_audit(body)
-            if count < AUDIT_PAGE:
-                break
+        await self.audit()
 
     async def close(self) -> None:
         await self.sanity.aclose()

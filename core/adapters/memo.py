@@ -72,6 +72,18 @@ class ModelMemo(Generic[M]):
         self._items[key] = (mark, model)
         return model
 
+    def known(self, key: str, rev: str) -> M | None:
+        """The model of document `key` if it was built from revision `rev`, else None.
+
+        Trusts the revision alone, without the JSON: only for a memo that whole documents feed
+        (no query projects some of their fields), where one `_rev` is one content.
+        """
+        entry = self._items.get(key)
+        if entry is None or entry[0] != rev or type(entry[0]) is not str:
+            return None
+        self._items[key] = self._items.pop(key)  # the most recent again
+        return entry[1]
+
     def _same_json(self, model: M, doc: Mapping[str, Any]) -> bool:
         assert self._json_of is not None
         return self._json_of(model) == doc

@@ -29,8 +29,9 @@ from core.adapters import telemetry, wire
 from core.adapters.memo import ModelMemo
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy, send_with_retry, transport_error
 from core.adapters.sanity_queries import (
-    ACTIVE_PAGE_QUERY,
+    ACTIVE_BY_ID_QUERY,
     ACTIVE_QUERY,
+    ACTIVE_REVISIONS_QUERY,
     BOOKINGS_QUERY,
     CATALOGUE_QUERY,
     CUSTOMER_QUERY,
@@ -170,16 +171,65 @@ class SanityPasses:
         after = ""
         while True:
             result = await self._query(
-                ACTIVE_PAGE_QUERY,
+                ACTIVE_REVISIONS_QUERY,
                 {"now": iso(now), "after": after, "size": page_size},
                 action="reading active subscriptions",
             )
-            page = _active(result, self._subscription, self._user)
+            rows = _docs(result)
+            page = await self._active_page(rows, now=now)
             if page.subscriptions:
                 yield page
-            if len(page.subscriptions) < page_size:
+            if len(rows) < page_size:
                 return
-            after = page.subscriptions[-1].id
+            last = rows[-1].get("_id")
+            if not isinstance(last, str):  # no cursor (Sanity always gives an `_id`)
+                raise UpstreamError(
+                    SERVICE, "reading active subscriptions: a pass without an _id", retryable=False
+                )
+            after = last
+
+    async def _active_page(self, rows: Sequence[Mapping[str, Any]], *, now: datetime) -> Related:
+        """An audit page (ACTIVE_REVISIONS_QUERY's rows) with each pass whole: as read earlier in
+        the run when it is at the same revision, else asked for by id (ACTIVE_BY_ID_QUERY),
+        in one query: the `Related` that reading the whole passes with the page would give."""
+        held: dict[str, Subscription] = {}
+        missing: list[str] = []
+        for row in rows:
+            key, rev = row.get("_id"), row.get("_rev")
+            if not isinstance(key, str):
+                continue
+            model = self._subscription.known(key, rev) if isinstance(rev, str) else None
+            if model is None:
+                missing.append(key)
+            else:
+                held[key] = model
+        fetched: dict[str, Mapping[str, Any]] = {}
+        if missing:
+            result = await self._query(
+                ACTIVE_BY_ID_QUERY,
+                {"now": iso(now), "ids": missing},
+                action="reading active subscriptions",
+            )
+            fetched = {d["_id"]: d for d in _docs(result) if isinstance(d.get("_id"), str)}
+        subscriptions: list[Subscription] = []
+        users: dict[str, SanityUser] = {}
+        for row in rows:
+            key = row.get("_id")
+            if not isinstance(key, str):
+                continue
+            sub = held.get(key)
+            if sub is not None:
+                user = row.get("passbotReferencedUser")
+            elif key in fetched:  # else: no longer active, or gone, since the page was read
+                plain = dict(fetched[key])
+                user = plain.pop("passbotReferencedUser", None)
+                sub = self._subscription(plain)
+            else:
+                continue
+            subscriptions.append(sub)
+            if isinstance(user, Mapping) and isinstance(user.get("_id"), str):
+                users[user["_id"]] = self._user(user)
+        return Related(subscriptions=tuple(subscriptions), users=tuple(users.values()))
 
     async def customer(self, email: str, *, clerk_ids: Sequence[str]) -> Related:
         """Users with this email (any case) or these Clerk ids, everyone sharing their Clerk ids,

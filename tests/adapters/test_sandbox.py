@@ -576,5 +576,84 @@ async def test_active_subscriptions_come_in_pages_that_add_up(load: Load) -> Non
     ids = [s.id for p in pages for s in p.subscriptions]
     assert ids == sorted(s.id for s in whole.subscriptions)
     assert {u.id for p in pages for u in p.users} == {u.id for u in whole.users}
-    # one query per page, plus the one that found the end
-    assert (await wired.requests("sanity"))["POST /data/query"] == 1 + len(pages) + 1
+    # one query per page, plus the one that found the end; and a page's pass the run has not
+    # read at its revision (one without `_rev` cannot have been) is asked for by id
+    unread = sum(1 for p in pages if any(s.rev is None for s in p.subscriptions))
+    assert unread  # the world has such passes: the count below covers both kinds of query
+    assert (await wired.requests("sanity"))["POST /data/query"] == 1 + len(pages) + 1 + unread
+
+
+def _audited(pages: list[Any]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    subs = [(s.id, s.raw) for p in pages for s in p.subscriptions]
+    users = [(u.id, u.raw) for p in pages for u in p.users]
+    return subs, users
+
+
+async def _audit_queries(wired: Wired, since: int) -> list[dict[str, Any]]:
+    queries = (await wired.box.sanity_queries())[since:]
+    return [q for q in queries if "isActive == true" in q["query"]]
+
+
+async def test_the_audit_asks_whole_only_for_passes_the_run_has_not_read(load: Load) -> None:
+    wired = await load(with_documents(tiny(), *EXTRA_DOCS))
+    whole = await wired.passes.active_subscriptions(now=NOW)  # its own memo: another adapter
+    fresh = await load(with_documents(tiny(), *EXTRA_DOCS))
+    start = len(await wired.box.sanity_queries())
+
+    # Nothing read yet: each page's passes are asked for whole, by id, in one query.
+    cold = [p async for p in fresh.passes.active_subscription_pages(now=NOW, page_size=2)]
+    assert _audited(cold)[0] == sorted((s.id, s.raw) for s in whole.subscriptions)
+    assert {u for p in cold for u in p.users} == set(whole.users)
+    asked = await _audit_queries(fresh, start)
+    by_id = [q["params"]["ids"] for q in asked if "_id in $ids" in q["query"]]
+    assert by_id == [[s.id for s in p.subscriptions] for p in cold]
+
+    # Read once: the same passes again, and only those without a revision (a document Sanity
+    # wrote always has one; this world's hand-made ones do not) are asked for whole again.
+    no_rev = [s.id for p in cold for s in p.subscriptions if s.rev is None]
+    assert no_rev
+    assert len(no_rev) < len(whole.subscriptions)
+    start = len(await fresh.box.sanity_queries())
+    warm = [p async for p in fresh.passes.active_subscription_pages(now=NOW, page_size=2)]
+    assert _audited(warm) == _audited(cold)
+    asked = await _audit_queries(fresh, start)
+    assert [i for q in asked if "_id in $ids" in q["query"] for i in q["params"]["ids"]] == no_rev
+
+    # A pass written since it was read (a new `_rev`) is asked for again, and read as it is now.
+    target = next(s for p in cold for s in p.subscriptions if s.rev is not None)
+    await fresh.passes.apply(
+        [
+            PatchDoc(
+                id=target.id,
+                set={"passName": "Renamed"},
+                before={"passName": target.raw.get("passName")},
+                if_revision=target.rev,
+            )
+        ],
+        transaction_id="passbot-tx-rename",
+    )
+    start = len(await fresh.box.sanity_queries())
+    later = [p async for p in fresh.passes.active_subscription_pages(now=NOW, page_size=2)]
+    asked = await _audit_queries(fresh, start)
+    again = [i for q in asked if "_id in $ids" in q["query"] for i in q["params"]["ids"]]
+    assert sorted(again) == sorted([target.id, *no_rev])
+    renamed = next(s for p in later for s in p.subscriptions if s.id == target.id)
+    assert renamed.pass_name == "Renamed"
+    assert renamed.rev == "passbot-tx-rename"
+    assert [i for i, _ in _audited(later)[0]] == [i for i, _ in _audited(cold)[0]]
+
+
+async def test_the_audit_takes_a_buyers_passes_from_the_page_that_read_them(load: Load) -> None:
+    wired = await load(with_documents(tiny(), *EXTRA_DOCS))
+    related = await wired.passes.related(session_ids=[], payment_ids=[], clerk_ids=[EMIL, OLA])
+    read = {s.id for s in related.subscriptions}
+    start = len(await wired.box.sanity_queries())
+    pages = [p async for p in wired.passes.active_subscription_pages(now=NOW)]
+    active = {s.id for p in pages for s in p.subscriptions}
+    asked = await _audit_queries(wired, start)
+    by_id = [set(q["params"]["ids"]) for q in asked if "_id in $ids" in q["query"]]
+    assert read & active  # the buyers own active passes
+    no_rev = {s.id for p in pages for s in p.subscriptions if s.rev is None}
+    assert by_id == [(active - read) | no_rev]
+    kept = {s.id: s for s in related.subscriptions}
+    assert all(s is kept[s.id] for p in pages for s in p.subscriptions if s.id in kept)

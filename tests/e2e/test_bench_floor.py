@@ -4,6 +4,7 @@ the same Stripe expansions, the same GROQ, the same number of requests to each s
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import subprocess
 import sys
@@ -15,7 +16,10 @@ import pytest_asyncio
 
 from bench import floor
 from core.adapters import sanity_queries
+from core.adapters.memo import ModelMemo
+from core.adapters.sanity import _raw_subscription as _raw
 from core.adapters.stripe import SESSION_EXPAND
+from core.domain.models import Subscription
 from sandbox import Sandbox, start_sandbox
 from sandbox.worlds import generate_world
 from tests.e2e.process import REPO, environment, run
@@ -25,7 +29,44 @@ def test_the_floor_asks_stripe_and_sanity_what_passbot_asks():
     assert floor.EXPAND == SESSION_EXPAND
     assert floor.RELATED_QUERY is sanity_queries.RELATED_QUERY
     assert floor.CATALOGUE_QUERY is sanity_queries.CATALOGUE_QUERY
-    assert floor.ACTIVE_PAGE_QUERY is sanity_queries.ACTIVE_PAGE_QUERY
+    assert floor.ACTIVE_REVISIONS_QUERY is sanity_queries.ACTIVE_REVISIONS_QUERY
+    assert floor.ACTIVE_BY_ID_QUERY is sanity_queries.ACTIVE_BY_ID_QUERY
+    assert inspect.signature(ModelMemo).parameters["limit"].default == floor.MEMO_LIMIT
+
+
+def test_the_floors_revisions_are_passbots_memo():
+    """Which passes the audit asks for again is decided by passbot's memo: the floor's reduced
+    copy gives the same answers for the same reads, evictions included."""
+    memo: ModelMemo[Subscription] = ModelMemo(Subscription.from_json, limit=3, json_of=_raw)
+    revisions = floor.Revisions(limit=3)
+    steps: list[tuple[str, str, str | None]] = [
+        ("read", "a", "1"),
+        ("read", "b", "1"),
+        ("read", "c", None),
+        ("known", "a", "1"),  # a is the most recent again: b goes first
+        ("read", "d", "1"),
+        ("known", "b", "1"),
+        ("known", "c", None),
+        ("read", "a", "2"),
+        ("known", "a", "1"),
+        ("known", "a", "2"),
+        ("read", "e", "1"),
+        ("known", "d", "1"),
+        ("known", "c", None),
+        ("read", "d", "1"),
+        ("known", "d", "1"),
+    ]
+    for step, key, rev in steps:
+        doc: dict[str, object] = {"_id": key, "_type": "subscription"}
+        if rev is not None:
+            doc["_rev"] = rev
+        if step == "read":
+            memo(doc)
+            revisions.read(key, rev)
+        else:
+            in_memo = rev is not None and memo.known(key, rev) is not None
+            assert revisions.known(key, rev) is in_memo, (step, key, rev)
+    assert list(revisions.items) == list(memo._items)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -45,10 +86,12 @@ def _totals(counts: dict[str, dict[str, int]]) -> dict[str, int]:
 async def test_the_floor_sends_as_many_requests_as_check(box: Sandbox, tmp_path: Path):
     env = environment(box.settings(), PASSBOT_DB=str(tmp_path / "p.db"), PASSBOT_CONCURRENCY="8")
     before = _totals(await box.requests())
+    first = len(await box.sanity_queries())
     # In threads: the sandbox answers from this test's event loop, which must keep running.
     ran = await asyncio.to_thread(run, "check", "--json", env=env, cwd=tmp_path)
     assert ran.code in (0, 1), ran.err
     after_check = _totals(await box.requests())
+    middle = len(await box.sanity_queries())
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "bench.floor"],
@@ -60,6 +103,7 @@ async def test_the_floor_sends_as_many_requests_as_check(box: Sandbox, tmp_path:
         check=True,
     )
     after_floor = _totals(await box.requests())
+    queries = await box.sanity_queries()
     by_check = {k: after_check[k] - before[k] for k in before}
     by_floor = {k: after_floor[k] - after_check[k] for k in before}
     assert by_check["stripe"] > 6  # several pages on each school's account
@@ -68,6 +112,11 @@ async def test_the_floor_sends_as_many_requests_as_check(box: Sandbox, tmp_path:
     report = json.loads(ran.out)
     sessions = report["metrics"]["paid_pass_sessions"] + report["metrics"]["not_pass_sessions"]
     assert json.loads(done.stdout)["sessions"] == sessions
+    # The audit's queries, those that depend on what the run read before, are the same ones.
+    audit = (sanity_queries.ACTIVE_REVISIONS_QUERY, sanity_queries.ACTIVE_BY_ID_QUERY)
+    by_check_audit = [q for q in queries[first:middle] if q["query"] in audit]
+    assert any(q["query"] == audit[1] for q in by_check_audit)  # the world has unread passes
+    assert [q for q in queries[middle:] if q["query"] in audit] == by_check_audit
 
 
 def _session(sid: str, intent: object, user: object = "user_1", ref: object = None) -> dict:
@@ -109,10 +158,15 @@ def test_a_page_outside_the_narrow_shape_is_read_whole():
 
 
 def test_the_floor_reads_users_and_audit_pages():
-    related = {
-        "result": {"users": [{"_id": "u1", "clerkId": "user_1", "email": "x"}, {"_id": "u2"}]}
-    }
-    assert floor.read_users(json.dumps(related).encode()) == [("u1", "user_1"), ("u2", None)]
-    audit = {"result": [{"_id": "sub-a", "isActive": True}, {"_id": "sub-b"}], "ms": 3}
-    assert floor.read_audit(json.dumps(audit).encode()) == (2, "sub-b")
-    assert floor.read_audit(b'{"result": []}') == (0, "")
+    users = [{"_id": "u1", "clerkId": "user_1", "email": "x"}, {"_id": "u2"}]
+    subs = [{"_id": "s1", "_rev": "r1", "type": "single"}, {"_id": "s2"}]
+    related = {"result": {"users": users, "subscriptions": subs}}
+    assert floor.read_related(json.dumps(related).encode()) == (
+        [("u1", "user_1"), ("u2", None)],
+        [("s1", "r1"), ("s2", None)],
+    )
+    odd = {"result": {"users": users, "subscriptions": [{"_id": "s1", "_rev": 7}]}}
+    assert floor.read_related(json.dumps(odd).encode())[1] == [("s1", None)]
+    audit = {"result": [{"_id": "sub-a", "_rev": "r", "isActive": True}, {"_id": "sub-b"}]}
+    assert floor.read_revisions(json.dumps(audit).encode()) == [("sub-a", "r"), ("sub-b", None)]
+    assert floor.read_revisions(b'{"result": []}') == []
