@@ -10,7 +10,10 @@ command that works: `passbot check --json` against a tiny world (2 schools, 10 p
 days; `generate_world(seed=1, …)`) served by the sandbox in a process of its own with no added
 latency, its PASSBOT_DB in a temporary folder — interpreter, imports, settings, the state
 database, the requests and the output, nearly none of it proportional to the purchases. The
-heaviest imports of that `check` follow (`-X importtime`, cumulative).
+heaviest imports of that `check` follow (`-X importtime`, cumulative). Beside them, for scale:
+the same tiny `check`'s network floor (`bench.floor`, the same requests and nothing else), and
+importing the third-party libraries alone — the floor's (httpx, msgspec, orjson), then with the
+rest of passbot's stack (pydantic-settings, stripe-python).
 
 It measures the environment it runs in: `./dev setup` writes the bytecode of every package and
 of passbot; where nothing did (`PYTHONDONTWRITEBYTECODE` set and the packages installed without
@@ -40,8 +43,28 @@ COMMANDS = {
     "passbot nosuch (exit 2)": [PASSBOT, "nosuch"],
     "passbot check --help": [PASSBOT, "check", "--help"],
 }
+#: The third-party libraries alone, as a command run as the program loads them (httpx's own
+#: command line and requests left out, as bot/cli.py does): what the network floor imports, then
+#: what passbot's stack (pydantic-settings, stripe-python) adds — a floor of passbot's start that
+#: no change to passbot's own code can go below.
+_LEAVE_OUT = "import sys; sys.modules['httpx._main'] = sys.modules['requests'] = None; "
+IMPORTS = {
+    "import httpx msgspec orjson": [
+        sys.executable,
+        "-c",
+        _LEAVE_OUT + "import httpx, msgspec, orjson",
+    ],
+    "  + pydantic-settings stripe": [
+        sys.executable,
+        "-c",
+        _LEAVE_OUT + "import httpx, msgspec, orjson, pydantic_settings, stripe._http_client",
+    ],
+}
 CHECK_LABEL = "passbot check --json (tiny)"
 CHECK = [PASSBOT, "check", "--json"]
+#: The network floor of the same `check` (bench/floor.py): its fixed cost, beside passbot's.
+FLOOR_LABEL = "bench.floor (tiny)"
+FLOOR = [sys.executable, "-m", "bench.floor"]
 #: The tiny world (seed, schools, purchases, days): small enough that what is left is the fixed
 #: cost of one `check`.
 TINY_WORLD = (1, 2, 10, 35)
@@ -126,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     lines += [row(label, command, env) for label, command in COMMANDS.items()]
+    lines += [row(label, command, env) for label, command in IMPORTS.items()]
     check_imports: list[tuple[float, str]] = []
     if not args.no_check:
         with _tiny_sandbox(env) as check_env:
             _once(CHECK, check_env)  # the first run makes and migrates PASSBOT_DB
             lines.append(row(CHECK_LABEL, CHECK, check_env))
+            lines.append(row(FLOOR_LABEL, FLOOR, check_env))
             check_imports = _imports(check_env, args.top, ["-m", "bot", "check", "--json"])
     lines += ["", "heaviest imports (python -X importtime -c 'import bot.cli', cumulative):"]
     lines += [f"  {seconds:>7.3f} s  {module}" for seconds, module in _imports(env, args.top)]
