@@ -57,8 +57,10 @@ async def scan_purchases(reader: Reader, window: Window, *, audit: bool) -> Scan
         reader.accounts_of(catalogue), window, on_page=on_page, collect=False
     )
     if audit:
-        active = await reader.passes.active_subscriptions(now=now)
-        run.audit(Facts(subscriptions=active.subscriptions, users=active.users))
+        # As `check` audits: a page of active passes at a time, each pass the run has read at
+        # its revision taken from what was read (core/adapters/sanity.py).
+        async for chunk in reader.passes.active_subscription_pages(now=now):
+            run.audit(Facts(subscriptions=chunk.subscriptions, users=chunk.users))
         await reader.read_history(run, catalogue, buyers)  # whole-life payment (cli-contract)
     report = run.finish(accounts=scans)
     rows.sort(key=lambda r: (r.created, r.session))
