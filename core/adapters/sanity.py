@@ -227,8 +227,11 @@ class SanityPasses:
             else:
                 continue
             subscriptions.append(sub)
-            if isinstance(user, Mapping) and isinstance(user.get("_id"), str):
-                users[user["_id"]] = self._user(user)
+            if isinstance(user, Mapping):
+                user_id = user.get("_id")
+                # A user's passes carry the same projection of it: built (or looked up) once.
+                if isinstance(user_id, str) and user_id not in users:
+                    users[user_id] = self._user(user)
         return Related(subscriptions=tuple(subscriptions), users=tuple(users.values()))
 
     async def customer(self, email: str, *, clerk_ids: Sequence[str]) -> Related:
