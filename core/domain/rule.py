@@ -245,7 +245,6 @@ class Expected:
         "_doc",
         "clips",
         "end",
-        "has_clips",
         "purchase_price",
         "start",
         "type",
@@ -265,8 +264,6 @@ class Expected:
         base = start or session.created
         self.type, self.clips = type_and_clips(pass_)
         end = end_date(pass_, base)
-        #: Whether the document carries `remainingClips` (it may be None in it).
-        self.has_clips = self.clips is not None or self.type in CLIP_TYPES
         self.start = as_written(base)
         self.end = as_written(end)
         self.purchase_price = _purchase_price(session, pass_, upgraded_from)
