@@ -45,6 +45,7 @@ import msgspec
 import orjson
 
 from core.adapters.sanity_queries import (
+    ACTIVE_BY_ID_CHUNK,
     ACTIVE_BY_ID_QUERY,
     ACTIVE_REVISIONS_QUERY,
     CATALOGUE_QUERY,
@@ -343,12 +344,14 @@ class Floor:
                 )
             )
             missing = [k for k, rev in rows if k is not None and not self.revisions.known(k, rev)]
-            if missing:
-                body = await self.query(ACTIVE_BY_ID_QUERY, {"now": _iso(self.now), "ids": missing})
-                fetched = dict(read_revisions(body))
-                for key in missing:
-                    if key in fetched:
-                        self.revisions.read(key, fetched[key])
+            fetched: dict[str | None, str | None] = {}
+            for at in range(0, len(missing), ACTIVE_BY_ID_CHUNK):
+                ids = missing[at : at + ACTIVE_BY_ID_CHUNK]
+                body = await self.query(ACTIVE_BY_ID_QUERY, {"now": _iso(self.now), "ids": ids})
+                fetched.update(read_revisions(body))
+            for key in missing:
+                if key in fetched:
+                    self.revisions.read(key, fetched[key])
             if len(rows) < AUDIT_PAGE:
                 return
             after = str(rows[-1][0])

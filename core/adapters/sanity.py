@@ -29,6 +29,7 @@ from core.adapters import telemetry, wire
 from core.adapters.memo import ModelMemo
 from core.adapters.retry import DEFAULT_RETRY, RetryPolicy, send_with_retry, transport_error
 from core.adapters.sanity_queries import (
+    ACTIVE_BY_ID_CHUNK,
     ACTIVE_BY_ID_QUERY,
     ACTIVE_QUERY,
     ACTIVE_REVISIONS_QUERY,
@@ -190,8 +191,9 @@ class SanityPasses:
 
     async def _active_page(self, rows: Sequence[Mapping[str, Any]], *, now: datetime) -> Related:
         """An audit page (ACTIVE_REVISIONS_QUERY's rows) with each pass whole: as read earlier in
-        the run when it is at the same revision, else asked for by id (ACTIVE_BY_ID_QUERY),
-        in one query: the `Related` that reading the whole passes with the page would give."""
+        the run when it is at the same revision, else asked for by id (ACTIVE_BY_ID_QUERY, up to
+        ACTIVE_BY_ID_CHUNK a query): the `Related` that reading the whole passes with the page
+        would give."""
         held: dict[str, Subscription] = {}
         missing: list[str] = []
         for row in rows:
@@ -204,13 +206,13 @@ class SanityPasses:
             else:
                 held[key] = model
         fetched: dict[str, Mapping[str, Any]] = {}
-        if missing:
+        for at in range(0, len(missing), ACTIVE_BY_ID_CHUNK):
             result = await self._query(
                 ACTIVE_BY_ID_QUERY,
-                {"now": iso(now), "ids": missing},
+                {"now": iso(now), "ids": missing[at : at + ACTIVE_BY_ID_CHUNK]},
                 action="reading active subscriptions",
             )
-            fetched = {d["_id"]: d for d in _docs(result) if isinstance(d.get("_id"), str)}
+            fetched.update((d["_id"], d) for d in _docs(result) if isinstance(d.get("_id"), str))
         subscriptions: list[Subscription] = []
         users: dict[str, SanityUser] = {}
         for row in rows:

@@ -58,6 +58,10 @@ ACTIVE_REVISIONS_QUERY = """*[_type == "subscription" && isActive == true && end
   "passbotReferencedUser": user->{_id, _type, clerkId, email, name, tenant}
 }"""
 
+# At most this many ids a query: 10,000 subscription ids are ~750 kB of JSON, near the request
+# size some proxies refuse; 2,000 keep a cold audit page (nothing read before) to 5 requests.
+ACTIVE_BY_ID_CHUNK = 2000
+
 ACTIVE_BY_ID_QUERY = """*[_type == "subscription" && isActive == true && endDate > $now
     && _id in $ids] | order(_id asc){
   ...,

@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 import stripe
 
+from core.adapters import sanity as sanity_adapter
 from core.adapters.clerk import ClerkUsers, make_clerk_client
 from core.adapters.retry import RetryPolicy
 from core.adapters.sanity import SanityPasses, make_sanity_client
@@ -641,6 +642,22 @@ async def test_the_audit_asks_whole_only_for_passes_the_run_has_not_read(load: L
     assert renamed.pass_name == "Renamed"
     assert renamed.rev == "passbot-tx-rename"
     assert [i for i, _ in _audited(later)[0]] == [i for i, _ in _audited(cold)[0]]
+
+
+async def test_the_audit_asks_for_many_passes_a_few_ids_a_query(
+    load: Load, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wired = await load(with_documents(tiny(), *EXTRA_DOCS))
+    whole = await wired.passes.active_subscriptions(now=NOW)  # its own memo: another adapter
+    fresh = await load(with_documents(tiny(), *EXTRA_DOCS))
+    monkeypatch.setattr(sanity_adapter, "ACTIVE_BY_ID_CHUNK", 2)
+    start = len(await fresh.box.sanity_queries())
+    pages = [p async for p in fresh.passes.active_subscription_pages(now=NOW)]
+    assert _audited(pages)[0] == sorted((s.id, s.raw) for s in whole.subscriptions)
+    asked = await _audit_queries(fresh, start)
+    by_id = [q["params"]["ids"] for q in asked if "_id in $ids" in q["query"]]
+    assert len(by_id) == -(-len(whole.subscriptions) // 2)  # one page, its ids two at a time
+    assert [i for ids in by_id for i in ids] == sorted(s.id for s in whole.subscriptions)
 
 
 async def test_the_audit_takes_a_buyers_passes_from_the_page_that_read_them(load: Load) -> None:
