@@ -660,6 +660,21 @@ async def test_the_audit_asks_for_many_passes_a_few_ids_a_query(
     assert [i for ids in by_id for i in ids] == sorted(s.id for s in whole.subscriptions)
 
 
+async def test_a_pass_gone_or_ended_between_the_audits_two_reads_is_left_out(load: Load) -> None:
+    wired = await load(with_documents(tiny(), *EXTRA_DOCS))
+    active = (await wired.passes.active_subscriptions(now=NOW)).subscriptions
+    fresh = await load(with_documents(tiny(), *EXTRA_DOCS))
+    ended = NOW + timedelta(days=3650)  # by then every pass of the world has ended
+    rows = [
+        {"_id": "deleted-since", "_rev": "r1"},
+        {"_id": active[0].id, "_rev": "an-older-revision"},
+    ]
+    page = await fresh.passes._active_page(rows, now=NOW)
+    assert [s.id for s in page.subscriptions] == [active[0].id]
+    assert page.subscriptions[0].raw == active[0].raw
+    assert (await fresh.passes._active_page(rows, now=ended)).subscriptions == ()
+
+
 async def test_the_audit_takes_a_buyers_passes_from_the_page_that_read_them(load: Load) -> None:
     wired = await load(with_documents(tiny(), *EXTRA_DOCS))
     related = await wired.passes.related(session_ids=[], payment_ids=[], clerk_ids=[EMIL, OLA])
