@@ -79,7 +79,7 @@ class ModelMemo(Generic[M]):
         (no query projects some of their fields), where one `_rev` is one content.
         """
         entry = self._items.get(key)
-        if entry is None or entry[0] != rev or type(entry[0]) is not str:
+        if entry is None or entry[0] != rev:  # a digest (bytes) never equals a `_rev`
             return None
         self._items[key] = self._items.pop(key)  # the most recent again
         return entry[1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from core.domain.models import (
     JSON,
@@ -241,7 +242,7 @@ class Expected:
     """
 
     __slots__ = (
-        "_args",
+        "_build",
         "_doc",
         "clips",
         "end",
@@ -267,23 +268,23 @@ class Expected:
         self.start = as_written(base)
         self.end = as_written(end)
         self.purchase_price = _purchase_price(session, pass_, upgraded_from)
-        self._args = (session, pass_, user_ref, tenant_id, provenance, start, upgraded_from)
+        self._build = partial(
+            expected_subscription,
+            session,
+            pass_,
+            user_ref=user_ref,
+            tenant_id=tenant_id,
+            provenance=provenance,
+            start=start,
+            upgraded_from=upgraded_from,
+        )
         self._doc: JSON | None = None
 
     @property
     def doc(self) -> JSON:
         """The whole document the webhook writes (`expected_subscription`)."""
         if self._doc is None:
-            session, pass_, user_ref, tenant_id, provenance, start, upgraded_from = self._args
-            self._doc = expected_subscription(
-                session,
-                pass_,
-                user_ref=user_ref,
-                tenant_id=tenant_id,
-                provenance=provenance,
-                start=start,
-                upgraded_from=upgraded_from,
-            )
+            self._doc = self._build()
         return self._doc
 
 
