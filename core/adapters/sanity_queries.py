@@ -63,7 +63,7 @@ ACTIVE_REVISIONS_QUERY = """*[_type == "subscription" && isActive == true && end
 ACTIVE_BY_ID_CHUNK = 2000
 
 ACTIVE_BY_ID_QUERY = """*[_type == "subscription" && isActive == true && endDate > $now
-    && _id in $ids] | order(_id asc){
+    && _id in $ids]{
   ...,
   "passbotReferencedUser": user->{_id, _type, clerkId, email, name, tenant}
 }"""
